@@ -51,7 +51,7 @@ def train_once(seed, data):
     """Builds and trains one ResNet-50; returns its timings and test accuracy.
 
     Args:
-        seed: training seed for keras.utils.set_random_seed (weights, order).
+        seed: training seed for training.make_repeatable (weights, order, shifts).
         data: the tuple returned by load_signs.
 
     Returns:
@@ -59,7 +59,7 @@ def train_once(seed, data):
         "test_accuracy".
     """
     X_train, Y_train, X_test, Y_test, _ = data
-    keras.utils.set_random_seed(seed)
+    training.make_repeatable(seed)
     model = ResNet50(input_shape=X_train.shape[1:], classes=Y_train.shape[1])
     training.set_batchnorm_momentum(model, SETTINGS.batchnorm_momentum)
     schedule = training.learning_rate_schedule(SETTINGS, len(X_train))
