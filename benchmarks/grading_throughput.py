@@ -58,6 +58,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--class-size", type=int, default=6,
                         help="submissions in the class run (default 6)")
+    parser.add_argument("--single-only", action="store_true",
+                        help="time one submission only, skip the class runs")
     args = parser.parse_args(argv)
     if args.class_size < 2:
         parser.error(f"--class-size must be at least 2, got {args.class_size}")
@@ -70,6 +72,8 @@ def main(argv=None):
         single = [grade(one, scratch / f"out-one{i}", 1) for i in range(SINGLE_RUNS)]
         print(f"`grade` of one submission (course set-up, autograde, feedback): "
               f"median {statistics.median(single):.1f} s")
+        if args.single_only:
+            return 0
         many = make_class(scratch / "class", args.class_size)
         times = {w: grade(many, scratch / f"out-{w}", w) for w in (1, 2)}
         for workers, seconds in times.items():
