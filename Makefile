@@ -11,15 +11,29 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR):$(CURDIR)/solutions/residual_networks
 
-.PHONY: demo test venv data release lock clean
+.PHONY: demo test venv data release lock clean sandbox lab
 
-demo: $(STAMP) data
+demo: $(STAMP) data sandbox
 	$(BIN)/python -m autograder demo
 
-test: $(STAMP)
+test: $(STAMP) sandbox
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
+
+# Students' kernels run in a bubblewrap sandbox (Debian's bubblewrap package).
+# Installed here when missing and we may (root with apt-get); otherwise the
+# grader falls back to a memory cap only and says so in every report.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap for the grading sandbox"; \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else \
+	    echo "note: bubblewrap is not installed and cannot be installed here;" \
+	         "kernels will be graded without a sandbox"; \
+	  fi; }
 
 # Rebuilt whenever a pin changes. The lock file holds every transitive pin,
 # so two machines get the same environment, not just the same direct pins.
@@ -35,6 +49,22 @@ release: $(STAMP)
 
 data: $(STAMP)
 	@test -f data/train_signs.h5 -a -f data/test_signs.h5 || $(BIN)/python data/make_signs.py
+
+# JupyterLab as a student meets the assignment, with nbgrader's Validate button:
+# a fresh copy of the release (assignment/residual_networks/) in out/lab/. A copy,
+# because JupyterLab writes into the folder it serves (notebook metadata on every
+# save or autosave, .ipynb_checkpoints/) and the release must stay exactly as
+# generated; work done there is replaced at the next `make lab`. The release has
+# no data/, so the notebook finds the data through SIGNS_DATA_DIR; PYTHONPATH is
+# emptied so that, as for a student, only the release's own resnet_helpers is
+# importable. More options: make lab LAB_ARGS="--port=8890"
+LAB_DIR := out/lab/residual_networks
+lab: $(STAMP) data
+	rm -rf $(LAB_DIR) && mkdir -p $(dir $(LAB_DIR))
+	cp -r assignment/residual_networks $(LAB_DIR)
+	cd $(LAB_DIR) && PYTHONPATH= SIGNS_DATA_DIR=$(CURDIR)/data \
+	  $(CURDIR)/$(BIN)/python -m jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
+	  --allow-root $(LAB_ARGS)
 
 # Re-pin every transitive dependency after requirements.txt changes.
 lock: $(STAMP)

@@ -65,9 +65,17 @@ def block_anatomy(block_input, block_output):
     return _join(walk.junction.input_tensors, block_input, normalise(walk.steps()))
 
 
-def partial_block_anatomy(error, block_input):
-    """The anatomy of what a block had built when it raised `error`, or None."""
-    ends = _frontier(_tensors_in_traceback(error), block_input)
+def tensors_built_before(error, block_input):
+    """The last tensors a block built on `block_input` before raising `error`.
+
+    They are read from the local variables of the traceback's frames; when
+    two paths could not be added, they are the addition's two operands.
+    """
+    return _frontier(_tensors_in_traceback(error), block_input)
+
+
+def anatomy_of_ends(ends, block_input):
+    """The anatomy of a block cut short, from the last tensors it built, or None."""
     if len(ends) == 2:  # most likely the two operands of an addition that failed
         return _join(ends, block_input, tail=None)
     if len(ends) != 1:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
-from autograder import course, grading, submissions
+from autograder import course, grading, sandbox, submissions
 
 EXERCISES = ("identity_block", "convolutional_block", "ResNet50")
 RESULTS_FILE = "results.json"
@@ -43,9 +43,13 @@ def grade_class(submissions_path, out_dir, workers=None, limits=grading.Limits()
 
     Raises:
         submissions.SubmissionsError: nothing could be read at submissions_path.
+        ValueError: limits.sandbox is "bubblewrap" and bubblewrap cannot run here.
     """
     out_dir = Path(out_dir)
     workers = workers or default_workers()
+    sandboxed, isolation = sandbox.isolation(limits.sandbox)  # fails before any work
+    if not sandboxed:
+        print(f"warning: {isolation}", file=stream)
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
         scratch = Path(scratch)
         found = submissions.find_submissions(submissions_path, scratch / "unpacked")
@@ -66,7 +70,7 @@ def grade_class(submissions_path, out_dir, workers=None, limits=grading.Limits()
                 progress.advance(result, max_scores)
     results.sort(key=lambda r: r.student_id)
     write_grades(out_dir / GRADES_FILE, results, max_scores)
-    write_results(out_dir / RESULTS_FILE, results, max_scores, workers)
+    write_results(out_dir / RESULTS_FILE, results, max_scores, workers, isolation)
     print_summary(results, max_scores, stream)
     return results
 
@@ -90,7 +94,7 @@ def write_grades(path, results, max_scores):
                              r.status, r.reason])
 
 
-def write_results(path, results, max_scores, workers):
+def write_results(path, results, max_scores, workers, isolation=""):
     """Writes everything the report needs, diagnoses and timings included."""
     records = []
     for r in results:
@@ -99,7 +103,8 @@ def write_results(path, results, max_scores, workers):
         for key in ("feedback", "autograded"):
             record[key] = str(Path(record[key]).relative_to(path.parent)) if record[key] else None
         records.append(record)
-    payload = {"max_scores": max_scores, "workers": workers, "results": records}
+    payload = {"max_scores": max_scores, "workers": workers, "isolation": isolation,
+               "results": records}
     Path(path).write_text(json.dumps(payload, indent=1))
 
 

@@ -59,6 +59,15 @@ def add_grading_options(parser):
                         default=defaults.submission_seconds,
                         help="seconds one submission may take in all "
                              f"(default {defaults.submission_seconds})")
+    parser.add_argument("--memory-limit", type=positive_int,
+                        default=defaults.memory_bytes // 2**20, metavar="MIB",
+                        help="address space of one student's kernel, in MiB "
+                             f"(default {defaults.memory_bytes // 2**20})")
+    parser.add_argument("--sandbox", choices=("auto", "bubblewrap", "none"),
+                        default=defaults.sandbox,
+                        help="isolate each kernel with bubblewrap: auto uses it where it "
+                             "runs, bubblewrap insists on it, none turns it off "
+                             f"(default {defaults.sandbox})")
 
 
 def positive_int(text):
@@ -74,7 +83,8 @@ def positive_int(text):
 
 def limits_from(args):
     return grading.Limits(cell_seconds=args.cell_timeout,
-                          submission_seconds=args.submission_timeout)
+                          submission_seconds=args.submission_timeout,
+                          memory_bytes=args.memory_limit * 2**20, sandbox=args.sandbox)
 
 
 def run_demo(args):
@@ -101,7 +111,7 @@ def run_grade(args):
 
     try:
         batch.grade_class(args.submissions, args.out, args.workers, limits_from(args))
-    except submissions.SubmissionsError as error:
+    except (submissions.SubmissionsError, ValueError) as error:
         print(f"python -m autograder grade: error: {error}", file=sys.stderr)
         return 2
     print(f"Grades: {args.out / batch.GRADES_FILE}\nFeedback: {args.out / 'feedback'}")

@@ -19,6 +19,9 @@ ASSIGNMENT = "residual_networks"
 NOTEBOOK = "Residual_Networks.ipynb"
 SOURCE_ASSIGNMENT = ROOT / "solutions" / ASSIGNMENT
 DATA_DIR = ROOT / "data"
+# The files under DATA_DIR the notebook reads: the hand signs, and the saved
+# plain-against-residual run that section 9 plots.
+NOTEBOOK_DATA = ("train_signs.h5", "test_signs.h5", "experiments/degradation.json")
 
 COURSE_CONFIG = """\
 c = get_config()
@@ -28,6 +31,17 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
 c.Execute.timeout = {cell_timeout}
+# nbgrader's own autograde steps, with its Execute replaced by one that
+# survives a cell that hangs or kills its kernel (resilient_execute.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.resilient_execute.ResilientExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # Feedback goes to students: it shows their code and the test results, never
 # the hidden tests' code.
 c.GenerateFeedback.preprocessors = [
@@ -60,7 +74,7 @@ def grading_environment():
     return env
 
 
-def run_nbgrader(course_root, *args, timeout=None):
+def run_nbgrader(course_root, *args, timeout=None, extra_environment=None):
     """Runs `nbgrader ARGS` in the course folder.
 
     nbgrader and the kernels it starts get a process group of their own, so
@@ -73,7 +87,8 @@ def run_nbgrader(course_root, *args, timeout=None):
     """
     process = subprocess.Popen(
         [sys.executable, "-m", "nbgrader", *args],
-        cwd=course_root, env=grading_environment(), stdout=subprocess.PIPE,
+        cwd=course_root, env={**grading_environment(), **(extra_environment or {})},
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     try:
@@ -132,6 +147,33 @@ def clone_course(template_root, course_root):
         .replace(f"sqlite:///{template_root}/", f"sqlite:///{course_root}/")
     )
     return course_root
+
+
+def use_kernel(course_root, kernel_name, connection_file):
+    """Makes autograde start `kernel_name`, talking over Unix sockets.
+
+    The kernel is the grader's choice, whatever the notebook's metadata
+    says. IPC sockets at a fixed path in a private folder let a kernel in
+    its own network namespace (the sandbox) reach nbgrader.
+    """
+    with open(Path(course_root) / "nbgrader_config.py", "a") as config:
+        config.write(f"c.Execute.kernel_name = {kernel_name!r}\n"
+                     'c.KernelManager.transport = "ipc"\n'
+                     f"c.KernelManager.connection_file = {str(connection_file)!r}\n")
+
+
+def set_scores(course_root, student_id, scores):
+    """Overwrites a student's automatic points per graded cell in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{Path(course_root) / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(
+            Path(NOTEBOOK).stem, ASSIGNMENT, student_id
+        )
+        for grade in notebook.grades:
+            if grade.name in scores:
+                grade.auto_score = scores[grade.name]
+        gradebook.db.commit()
 
 
 def submit(course_root, student_id, notebook_path):

@@ -1,24 +1,29 @@
 """Name the typical mistake behind a failed exercise, with a hint that teaches.
 
-The grading checks say *that* a submission differs from the reference; this
-module says *how*, for the mistakes students make most. It builds the
-student's function on a few configurations, takes the Keras graph apart
-(``anatomy``), and lets the rules of ``findings`` name what differs from the
-specification. Weightless calls are named by running them on fixed NumPy
-values (``graph_steps``); nothing here depends on a random number stream.
+The verifier says *that* a submission differs from the reference; this
+module says *how*, for the mistakes students make most. It reads the models
+the exporter saved from the student's function on a few configurations
+(a block that raised leaves what it had built), takes their Keras graphs
+apart (``anatomy``), and lets the rules of ``findings`` name what differs
+from the specification. It runs no student code: the files load in Keras'
+safe mode. Weightless calls are named by running them on fixed NumPy values
+(``graph_steps``); nothing here depends on a random number stream.
 
 Each diagnosis carries a stable tag, so a grading tool can count mistakes
-across a class from the ``diagnosis: <tag>`` lines of nbgrader's output.
+across a class from the ``diagnosis: <tag>`` lines of a verdict.
 
-Run time: about 0.1 s per block exercise; a ResNet-50 is built once, about
-2 s. Only failed checks pay it.
+Run time: about 0.1 s per block exercise; loading a ResNet-50 takes about
+2 s. Only failed exercises pay it.
 """
 
 import dataclasses
+import tempfile
+from pathlib import Path
 
 import keras
 
-from autograder.anatomy import block_anatomy, partial_block_anatomy, resnet_anatomy
+from autograder import exporter
+from autograder.anatomy import anatomy_of_ends, block_anatomy, resnet_anatomy
 from autograder.findings import (
     EXPECTED_STEM,
     BlockSpec,
@@ -87,20 +92,16 @@ EXERCISE_TAGS["convolutional_block"] = EXERCISE_TAGS["identity_block"] + (
     "stride_on_wrong_conv", "shortcut_not_strided", "missing_batchnorm_shortcut",
 )
 
-# Configurations a block is built on to be diagnosed: (input shape, spec).
-# Distinct F1, F2, F3 show their order; f = 1 shows a window fixed to 3;
-# s = 2 and s = 3 show where the strides are.
+# The exporter saves each block on these configurations for the diagnosis.
 BLOCK_PROBES = {
-    "identity_block": (
-        ((6, 6, 8), BlockSpec(f=3, filters=(2, 4, 8), s=None, projection=False)),
-        ((5, 5, 6), BlockSpec(f=1, filters=(3, 2, 6), s=None, projection=False)),
-    ),
-    "convolutional_block": (
-        ((8, 8, 3), BlockSpec(f=3, filters=(2, 4, 8), s=2, projection=True)),
-        ((7, 7, 4), BlockSpec(f=1, filters=(5, 3, 6), s=3, projection=True)),
-    ),
+    "identity_block": exporter.IDENTITY_PROBES,
+    "convolutional_block": exporter.CONVOLUTIONAL_PROBES,
 }
-RESNET50_INPUT_SHAPE = (64, 64, 3)  # as the grading check builds it
+EXPORTS = {
+    "identity_block": exporter.export_identity_block,
+    "convolutional_block": exporter.export_convolutional_block,
+    "ResNet50": exporter.export_resnet50,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +119,10 @@ class Diagnosis:
 def diagnose(exercise, student_function):
     """Names the known mistakes in a student's function.
 
+    The function is exported exactly as the hidden tests export it, and the
+    saved files are diagnosed (``diagnose_folder``), so this is the grading
+    path, run in one process.
+
     Args:
         exercise: "identity_block", "convolutional_block" or "ResNet50".
         student_function: the student's function, with the exercise's signature.
@@ -130,17 +135,41 @@ def diagnose(exercise, student_function):
     Raises:
         ValueError: `exercise` is not one of the three.
     """
-    if exercise not in EXERCISE_TAGS:
-        raise ValueError(f"exercise must be one of {sorted(EXERCISE_TAGS)}, "
-                         f"received exercise={exercise!r}")
+    _check_exercise(exercise)
+    with tempfile.TemporaryDirectory(prefix="diagnose-") as export_root:
+        try:
+            EXPORTS[exercise](student_function, export_dir=export_root)
+        except (exporter.ExportFailure, NotImplementedError):
+            pass  # what was saved before the error is still diagnosed
+        return diagnose_folder(Path(export_root) / exercise, exercise)
+
+
+def diagnose_folder(folder, exercise):
+    """Names the known mistakes in the models an exercise's export saved.
+
+    Args:
+        folder: the exercise's folder, as ``exporter`` wrote it.
+        exercise: "identity_block", "convolutional_block" or "ResNet50".
+
+    Returns:
+        A list of Diagnosis, as ``diagnose`` returns; never raises for
+        anything the files contain.
+    """
+    _check_exercise(exercise)
     try:
         if exercise == "ResNet50":
-            findings = _resnet_findings(student_function)
+            findings = _resnet_findings(Path(folder))
         else:
-            findings = _block_findings(exercise, student_function)
+            findings = _block_findings(exercise, Path(folder))
     except Exception:  # a hint is a bonus: it must never stand in grading's way
         return []
     return _diagnoses(findings)
+
+
+def _check_exercise(exercise):
+    if exercise not in EXERCISE_TAGS:
+        raise ValueError(f"exercise must be one of {sorted(EXERCISE_TAGS)}, "
+                         f"received exercise={exercise!r}")
 
 
 def format_diagnoses(diagnoses):
@@ -160,39 +189,43 @@ def _diagnoses(findings):
     return list(by_tag.values())
 
 
-def _block_findings(exercise, block):
+def _block_findings(exercise, folder):
     findings = []
-    for input_shape, spec in BLOCK_PROBES[exercise]:
-        anatomy = _trace_block(block, input_shape, spec)
+    for index, case in enumerate(BLOCK_PROBES[exercise]):
+        anatomy = _probe_anatomy(folder, f"probe{index}")
         if anatomy is not None:
+            _, f, filters, *stride = case
+            spec = BlockSpec(f=f, filters=tuple(filters), s=stride[0] if stride else None,
+                             projection=bool(stride))
             tags = block_findings(anatomy, spec)
             findings += [Finding(tag, exercise) for tag in tags]
     return findings
 
 
-def _trace_block(block, input_shape, spec):
-    """The anatomy of `block` built on one configuration, or None."""
-    block_input = keras.Input(shape=input_shape)
-    kwargs = {"f": spec.f, "filters": list(spec.filters)}
-    if spec.projection:
-        kwargs["s"] = spec.s
-    try:
-        output = block(block_input, **kwargs)
-    except NotImplementedError:
-        return None
-    except Exception as error:  # e.g. shapes that cannot be added: read what was built
-        return partial_block_anatomy(error, block_input)
-    if not isinstance(output, keras.KerasTensor):
-        return None
-    return block_anatomy(block_input, output)
+def _probe_anatomy(folder, stem):
+    """The anatomy of one saved probe (whole, or cut short by an error), or None."""
+    for suffix, read in ((".keras", _whole_anatomy), (".partial.keras", _partial_anatomy)):
+        path = folder / f"{stem}{suffix}"
+        if path.is_file():
+            return read(keras.saving.load_model(path, compile=False, safe_mode=True))
+    return None
 
 
-def _resnet_findings(ResNet50):
-    """Findings in the model `ResNet50` builds; its errors reach diagnose()."""
-    model = ResNet50(input_shape=RESNET50_INPUT_SHAPE, classes=6)
-    # A subclassed model has no graph to read; several inputs are not ResNet-50.
-    inputs = getattr(model, "inputs", None) or ()
-    if not isinstance(model, keras.Model) or len(inputs) != 1:
+def _whole_anatomy(model):
+    return block_anatomy(model.inputs[0], model.outputs[0])
+
+
+def _partial_anatomy(model):
+    return anatomy_of_ends(list(model.outputs), model.inputs[0])
+
+
+def _resnet_findings(folder):
+    """Findings in the ResNet-50 the student's function saved."""
+    path = folder / "model.keras"
+    if not path.is_file():
+        return []
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    if len(model.inputs) != 1:  # several inputs are not ResNet-50
         return []
     anatomy = resnet_anatomy(model)
     return [] if anatomy is None else resnet_findings(anatomy)

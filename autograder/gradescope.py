@@ -42,7 +42,7 @@ DIST_DIR = course.ROOT / "dist"
 PACKAGE_NAME = "autograder.zip"
 DEFAULT_ROOT = Path("/autograder")
 RESULTS_FILE = "results.json"
-REQUIRED_DATA = ("train_signs.h5", "test_signs.h5")
+REQUIRED_DATA = course.NOTEBOOK_DATA
 STUDENT_ID = "student"  # one submission per container, so any fixed id will do
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
 # Gradescope stops a run at the assignment's timeout without any results.json;
@@ -156,7 +156,7 @@ def package_files(root=course.ROOT):
         if not (root / "data" / name).is_file():
             raise FileNotFoundError(
                 f"{root / 'data' / name}: missing; run data/make_signs.py")
-    names += [f"data/{path.name}" for path in sorted((root / "data").glob("*.h5"))]
+    names += [f"data/{name}" for name in REQUIRED_DATA]
     return {name: root / name for name in names}
 
 

@@ -1,22 +1,31 @@
-"""Grade one submission with real nbgrader, in a course folder of its own.
+"""Grade one submission: nbgrader in a sandbox, then verification outside it.
 
 Every submission gets a private copy of a template course (generated once),
-its own `nbgrader autograde` process and its own kernel. Whatever happens
-inside, a GradeResult comes out: a broken notebook, a crash or a timeout is
-a row with status "failed" and a reason, never an exception that stops the
-class's grading.
+its own `nbgrader autograde` process and its own kernel, started in a
+sandbox (``sandbox``). The hidden tests there only save what the student's
+functions build; a separate process that runs no student code verifies the
+saved models against the reference (``verify``), and a static scan reads
+the submitted code for cheat attempts (``integrity``). Each exercise scores
+the lesser of nbgrader's in-kernel result and the verification, and nothing
+for a cheat; the gradebook and the feedback get those final points.
+
+Whatever happens inside, a GradeResult comes out: a broken notebook, a
+crash or a timeout is a row with status "failed" and a reason, never an
+exception that stops the class's grading.
 """
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from autograder import course
+from autograder import course, integrity, notebook_notes, repair, sandbox, verify
 
 # The hidden checks print "diagnosis: <tag>" for each mistake they recognise.
 DIAGNOSIS_PATTERN = re.compile(r"diagnosis: ([a-z0-9_]+)")
@@ -25,10 +34,13 @@ _LOG_LINES_IN_REASON = 3
 
 @dataclass(frozen=True)
 class Limits:
-    """How long grading may take. Defaults are documented in the README."""
+    """What one submission may use. Defaults are documented in the README."""
 
     cell_seconds: int = 120  # one notebook cell; a smoke fit takes ~5 s
     submission_seconds: int = 600  # one whole submission, feedback included
+    memory_bytes: int = 8 * 2**30  # the kernel's address space (TensorFlow maps ~2 GB)
+    verify_seconds: int = 300  # loading and comparing the saved models
+    sandbox: str = "auto"  # "auto", "bubblewrap" (required) or "none"
 
 
 @dataclass
@@ -41,6 +53,7 @@ class GradeResult:
     scores: dict = field(default_factory=dict)  # grade_id -> points earned
     diagnoses: dict = field(default_factory=dict)  # grade_id -> list of tags
     messages: dict = field(default_factory=dict)  # grade_id -> first error line
+    flags: list = field(default_factory=list)  # integrity findings, one line each
     seconds: float = 0.0
     feedback: Path | None = None
     autograded: Path | None = None
@@ -92,14 +105,29 @@ def _grade(submission, template_root, work_dir, limits):
     problem = notebook_problem(submission.path)
     if problem:
         return GradeResult(student, "failed", problem)
-    course_root = course.clone_course(template_root, work_dir / student)
-    course.submit(course_root, student, submission.path)
+    workspace = work_dir / student
+    course_root = course.clone_course(template_root, workspace / "course")
+    graded_copy = course.submit(course_root, student, submission.path)
+    source_notebook = course_root / "source" / course.ASSIGNMENT / course.NOTEBOOK
+    repair.repair_file(graded_copy, source_notebook)
+    submitted = submission.path  # as handed in, for the scan and the notes
+    places = _kernel_places(course_root, student, workspace)
+    sandboxed, _ = sandbox.isolation(limits.sandbox)
+    sandbox.write_kernelspec(workspace / "jupyter", places, limits.memory_bytes, sandboxed)
+    course.use_kernel(course_root, sandbox.KERNEL_NAME, places.connection_file)
     deadline = time.monotonic() + limits.submission_seconds
     try:
         course.run_nbgrader(course_root, "autograde", course.ASSIGNMENT,
                             f"--student={student}", "--force",
-                            timeout=limits.submission_seconds)
-        scores = course.scores(course_root, student)
+                            timeout=limits.submission_seconds,
+                            extra_environment={"JUPYTER_PATH": str(workspace / "jupyter")})
+        in_kernel = course.scores(course_root, student)
+        verdicts = _verify(places.export_dir, workspace / "verdicts.json", limits)
+        flags = integrity.scan(nbformat.read(submitted, as_version=4))
+        scores = final_scores(in_kernel, verdicts, flags, course.max_scores(course_root))
+        course.set_scores(course_root, student, scores)
+        autograded = course.autograded_notebook(course_root, student)
+        _write_verdicts_into(autograded, verdicts, scores, flags)
         feedback = course.generate_feedback(
             course_root, student, timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -108,11 +136,104 @@ def _grade(submission, template_root, work_dir, limits):
                            "(the per-submission cap); is a loop left running?")
     except course.NbgraderError as error:
         return GradeResult(student, "failed", _short_log(error))
-    autograded = course.autograded_notebook(course_root, student)
     messages, diagnoses = failures_in(autograded, scores)
-    reason = "; ".join(f"{grade_id}: {message}" for grade_id, message in messages.items())
-    return GradeResult(student, "graded", reason, scores, diagnoses, messages,
+    for exercise, verdict in verdicts.items():
+        if exercise in scores and not verdict.passed:
+            messages[exercise] = verdict.message.strip().splitlines()[0]
+            diagnoses[exercise] = list(verdict.diagnoses)
+    for exercise in integrity.affected_scores(flags):
+        messages[exercise] = "0 points for a cheat attempt (see the flags)"
+    flag_lines = flag_summary(in_kernel, verdicts, flags)
+    notes = [submission.note] if submission.note else []
+    notes += notebook_notes.test_cell_changes(
+        nbformat.read(submitted, as_version=4), nbformat.read(source_notebook, as_version=4))
+    notes += notebook_notes.cell_faults(nbformat.read(autograded, as_version=4))
+    reason = "; ".join([*(f"{grade_id}: {message}" for grade_id, message in messages.items()),
+                        *notes, *flag_lines])
+    return GradeResult(student, "graded", reason, scores, diagnoses, messages, flag_lines,
                        feedback=feedback, autograded=autograded)
+
+
+def _kernel_places(course_root, student, workspace):
+    data_dir = Path(course.grading_environment()["SIGNS_DATA_DIR"])
+    return sandbox.KernelPlaces(
+        notebook_dir=course.autograded_notebook(course_root, student).parent,
+        export_dir=workspace / "exports", runtime_dir=workspace / "runtime",
+        data_dir=data_dir,
+        data_files=tuple(name for name in course.NOTEBOOK_DATA if (data_dir / name).is_file()),
+    )
+
+
+def _verify(export_dir, out_path, limits):
+    """Runs the verifier in a process of its own; returns exercise -> Verdict."""
+    try:
+        subprocess.run([sys.executable, "-m", "autograder.verify", str(export_dir),
+                        "--out", str(out_path)], env=course.grading_environment(),
+                       capture_output=True, text=True, timeout=limits.verify_seconds,
+                       check=True)
+        return {name: verify.Verdict(**fields)
+                for name, fields in json.loads(out_path.read_text()).items()}
+    except (subprocess.SubprocessError, OSError, ValueError, TypeError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        message = f"the verifier failed: {detail.strip().splitlines()[-1:] or [type(error).__name__]}"
+        return {name: verify.Verdict(name, False, message) for name in verify.EXERCISES}
+
+
+def final_scores(in_kernel, verdicts, flags, max_scores):
+    """Each exercise's points: the lesser of nbgrader's and the verifier's, 0 for a cheat.
+
+    Args:
+        in_kernel: grade_id -> points nbgrader gave.
+        verdicts: exercise -> verify.Verdict.
+        flags: integrity.Flag list from the static scan.
+        max_scores: grade_id -> the most points the cell can give.
+    """
+    zeroed = integrity.affected_scores(flags)
+    scores = {}
+    for grade_id, points in in_kernel.items():
+        if grade_id in verdicts:
+            verified = max_scores[grade_id] if verdicts[grade_id].passed else 0.0
+            points = min(points, verified)
+        if zeroed.get(grade_id):
+            points = 0.0
+        scores[grade_id] = points
+    return scores
+
+
+def flag_summary(in_kernel, verdicts, flags):
+    """One line per integrity finding, for grades.csv, the report and feedback."""
+    # Exits and trapped signals are faults, not cheats: cell_faults reports them.
+    lines = [f"flagged: {integrity.format_flag(flag)}" for flag in flags
+             if flag.rule != "exits_early"]
+    for exercise, verdict in verdicts.items():
+        lines += [f"flagged: {exercise}: {verdict.message.splitlines()[0]}"
+                  for flag in verdict.flags if flag == "keras_applications"]
+        if in_kernel.get(exercise, 0) > 0 and "nothing_saved" in verdict.flags:
+            lines.append(f"flagged: {exercise}: nbgrader passed the hidden test, but it "
+                         "saved nothing to verify (was its cell changed or skipped?)")
+    return lines
+
+
+def _write_verdicts_into(autograded_path, verdicts, scores, flags):
+    """Puts each verdict under its hidden test cell, for the feedback page."""
+    notebook = nbformat.read(autograded_path, as_version=4)
+    zeroed = integrity.affected_scores(flags)
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type != "code" or grade_id not in verdicts:
+            continue
+        verdict, text = verdicts[grade_id], verdicts[grade_id].message
+        if zeroed.get(grade_id):  # the cheat comes first: it decided the points
+            cheats = "\n".join(integrity.format_flag(f) for f in zeroed[grade_id])
+            text = f"0 points for a cheat attempt: {cheats}\n(The verifier found: {text})"
+        if verdict.passed and not zeroed.get(grade_id):
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text=f"Verified by the grader: {text}\n"))
+        else:
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename="VerificationFailure", evalue=text,
+                traceback=[f"VerificationFailure: {text}"]))
+    nbformat.write(notebook, autograded_path)
 
 
 def failures_in(autograded_path, scores):

@@ -15,7 +15,7 @@ from autograder import course, leaks
 
 RELEASE_DIR = course.ROOT / "assignment"
 DIST_DIR = course.ROOT / "dist"
-DATA_FILES = ("train_signs.h5", "test_signs.h5")
+DATA_FILES = course.NOTEBOOK_DATA
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 
 

@@ -1,8 +1,9 @@
 """The instructor's report: one self-contained HTML page about a grading run.
 
 It reads the results.json that `grade` wrote and shows the score histogram,
-each exercise's pass rate, the most common mistakes (from the hidden
-checks' diagnosis tags) and every submission that could not be graded.
+each exercise's pass rate, the most common mistakes (from the verifier's
+diagnosis tags), the submissions flagged for cheat attempts, how the
+kernels were isolated, and every submission that could not be graded.
 Plots are PNGs embedded in the page, so it can be mailed or archived as it is.
 """
 
@@ -45,7 +46,9 @@ def write_report(out_dir):
         + _figure(_pass_rates(results, max_scores), "Pass rate per exercise")
         + "</div>",
         _mistakes_section(results),
+        _flagged_section(results),
         _failed_section(results),
+        f"<h2>Isolation</h2><p>{html.escape(data.get('isolation', 'not recorded'))}</p>",
     ]
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>Grading report</title><style>{STYLE}</style></head><body>"
@@ -106,6 +109,19 @@ def _mistakes_section(results):
         for (grade_id, tag), n in counts.most_common())
     return ("<h2>Most common mistakes</h2><table><tr><th>exercise</th><th>mistake</th>"
             f"<th>submissions</th><th>students</th></tr>{rows}</table>")
+
+
+def _flagged_section(results):
+    flagged = [r for r in results if r.get("flags")]
+    if not flagged:
+        return "<h2>Flagged submissions</h2><p>None.</p>"
+    rows = "".join(f"<tr><td>{html.escape(r['student_id'])}</td><td>{r['total']:g}</td>"
+                   f"<td>{'<br>'.join(html.escape(f) for f in r['flags'])}</td></tr>"
+                   for r in flagged)
+    return ("<h2>Flagged submissions</h2><p>Cheat attempts found in the code or in what "
+            "it saved. A cheat scores 0 on the exercises it could affect.</p>"
+            "<table><tr><th>student</th><th>total</th><th>what was found</th></tr>"
+            f"{rows}</table>")
 
 
 def _failed_section(results):

@@ -35,6 +35,7 @@ class Submission:
     student_id: str
     path: Path | None
     problem: str = ""  # why there is nothing to grade, when path is None
+    note: str = ""  # something the student should know, e.g. a renamed notebook
 
 
 def find_submissions(path, extract_to):
@@ -113,7 +114,10 @@ def _from_nbgrader_layout(submitted):
         assignment = student_folder / course.ASSIGNMENT
         notebooks = sorted(assignment.glob("*.ipynb")) if assignment.is_dir() else []
         if len(notebooks) == 1:
-            submissions.append(Submission(student_id, notebooks[0]))
+            renamed = notebooks[0].name != course.NOTEBOOK
+            note = (f"the notebook was renamed to {notebooks[0].name}; it was graded as "
+                    f"{course.NOTEBOOK}") if renamed else ""
+            submissions.append(Submission(student_id, notebooks[0], note=note))
         elif not notebooks:
             submissions.append(Submission(
                 student_id, None,

@@ -142,13 +142,21 @@ def convolutional_with_ops_and_custom_names(X, f, filters, s=2):
     return keras.ops.relu(shortcut + X_main)
 
 
-def identity_with_lambda_and_maximum(X, f, filters):
-    """ReLU as a Lambda layer and as keras.ops.maximum(X, 0)."""
+def identity_with_relu_layer_and_maximum(X, f, filters):
+    """ReLU as layers.ReLU(max_value=None) and as keras.ops.maximum(X, 0)."""
+    F1, F2, F3 = filters
+    Y = layers.ReLU(max_value=None)(_conv_bn(X, F1, 1, relu=False))
+    Y = keras.ops.maximum(_conv_bn(Y, F2, f, padding="same", relu=False), 0.0)
+    return keras.activations.relu(_conv_bn(Y, F3, 1, relu=False) + X)
+
+
+def identity_with_lambda_relu(X, f, filters):
+    """Correct arithmetic, but a Lambda layer, which the grader cannot load safely."""
     F1, F2, F3 = filters
     relu = layers.Lambda(lambda t: keras.ops.maximum(t, 0.0))
     Y = relu(_conv_bn(X, F1, 1, relu=False))
-    Y = keras.ops.maximum(_conv_bn(Y, F2, f, padding="same", relu=False), 0.0)
-    return keras.activations.relu(_conv_bn(Y, F3, 1, relu=False) + X)
+    Y = _conv_bn(Y, F2, f, padding="same")
+    return layers.ReLU()(_conv_bn(Y, F3, 1, relu=False) + X)
 
 
 # More mistakes, one per diagnosis tag ----------------------------------------

@@ -21,15 +21,26 @@ def test_every_command_has_help(command):
 
 
 def test_grade_documents_its_limits():
-    """Does `grade --help` state the default timeouts and the workers default?"""
+    """Does `grade --help` state the default timeouts, memory cap, sandbox and
+    the workers default?"""
     text = " ".join(run_cli("grade", "--help").stdout.split())  # undo line wrapping
     assert "default 120" in text and "default 600" in text and "number of cores" in text
+    assert "default 8192" in text and "default auto" in text
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "two"])
 def test_bad_worker_count_is_named(value, tmp_path):
     """Is a bad --workers refused with the value named, before any grading?"""
     result = run_cli("grade", str(tmp_path), "--out", str(tmp_path / "out"), "--workers", value)
+    assert result.returncode == 2 and value in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--memory-limit", "0"),
+                                           ("--sandbox", "docker")])
+def test_bad_limit_is_named(option, value, tmp_path):
+    """Is a bad memory limit or sandbox mode refused with the value named?"""
+    result = run_cli("grade", str(tmp_path), "--out", str(tmp_path / "out"), option, value)
     assert result.returncode == 2 and value in result.stderr
     assert not (tmp_path / "out").exists()
 

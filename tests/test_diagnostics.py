@@ -31,7 +31,7 @@ CORRECT = [
     ("identity_block", variants.identity_with_ops_and_shortcut_first),
     ("identity_block", variants.identity_with_tf_keras_and_custom_bn),
     ("identity_block", variants.identity_with_explicit_padding),
-    ("identity_block", variants.identity_with_lambda_and_maximum),
+    ("identity_block", variants.identity_with_relu_layer_and_maximum),
     ("convolutional_block", reference.convolutional_block),
     ("convolutional_block", variants.convolutional_with_shortcut_built_first),
     ("convolutional_block", variants.convolutional_with_ops_and_custom_names),

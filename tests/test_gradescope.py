@@ -94,7 +94,8 @@ def test_zip_has_the_spec_files_at_its_root(package):
             "autograder/gradescope.py", "autograder/checks.py",
             f"solutions/{course.ASSIGNMENT}/{course.NOTEBOOK}",
             f"solutions/{course.ASSIGNMENT}/resnet_helpers/signs.py",
-            "data/train_signs.h5", "data/test_signs.h5"} <= names
+            "data/train_signs.h5", "data/test_signs.h5",
+            "data/experiments/degradation.json"} <= names
 
 
 def test_zip_holds_no_build_artifacts_nor_student_release(package):

@@ -80,7 +80,7 @@ def test_bundle_holds_release_and_data_only(tmp_path):
     prefix = course.ASSIGNMENT + "/"
     assert {prefix + course.NOTEBOOK, prefix + "resnet_helpers/signs.py",
             prefix + "images/sample_sign.png", prefix + "data/train_signs.h5",
-            prefix + "data/test_signs.h5"} <= names
+            prefix + "data/test_signs.h5", prefix + "data/experiments/degradation.json"} <= names
     assert all(n.startswith(prefix) for n in names)
     assert not any("solutions" in n or "autograder" in n or "__pycache__" in n for n in names)
 

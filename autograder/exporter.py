@@ -1,0 +1,206 @@
+"""Build what each graded exercise produces and save it for the verifier.
+
+This is the only grader code that runs in the student's kernel. The hidden
+test cells call it, one line each. It calls the student's function on fixed
+configurations, wraps each result in a Keras model and saves it as a
+``.keras`` file. A separate process that never runs student code (``verify``)
+loads the files in Keras' safe mode and compares them with the reference. So
+no verdict rests on anything that ran here: a student who patches NumPy,
+swallows exceptions or blanks these cells can only stop files from being
+written, and a missing file scores nothing.
+
+It imports no reference and no checks, only Keras and the graph readers of
+``anatomy``, so the sandbox can give the kernel these few files and nothing
+else of the grader. When the hidden tests run outside grading (an instructor
+running the source notebook), there is no export folder to fill, and the
+files are verified on the spot instead.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+
+from autograder.anatomy import tensors_built_before
+
+EXPORT_DIR_VARIABLE = "GRADING_EXPORT_DIR"  # set by the grader for the sandboxed kernel
+MANIFEST = "export.json"
+
+# Configurations the student's blocks are compared with the reference on:
+# (input shape, f, filters) and (input shape, f, filters, s).
+IDENTITY_CASES = (
+    ((6, 6, 8), 3, [4, 4, 8]),
+    ((5, 7, 12), 1, [3, 5, 12]),
+    ((4, 4, 16), 5, [8, 2, 16]),
+)
+CONVOLUTIONAL_CASES = (
+    ((8, 8, 3), 3, [4, 4, 8], 2),
+    ((9, 9, 8), 3, [4, 6, 16], 2),
+    ((6, 6, 4), 1, [2, 2, 4], 1),
+    ((10, 10, 4), 2, [3, 3, 5], 3),
+    ((7, 7, 6), 3, [6, 4, 6], 2),  # F1 == F3: main path and shortcut look alike
+)
+# Configurations a failed block is diagnosed on. Distinct F1, F2, F3 show
+# their order; f = 1 shows a window fixed to 3; s = 2 and s = 3 show where
+# the strides are.
+IDENTITY_PROBES = (
+    ((6, 6, 8), 3, [2, 4, 8]),
+    ((5, 5, 6), 1, [3, 2, 6]),
+)
+CONVOLUTIONAL_PROBES = (
+    ((8, 8, 3), 3, [2, 4, 8], 2),
+    ((7, 7, 4), 1, [5, 3, 6], 3),
+)
+RESNET50_INPUT_SHAPE = (64, 64, 3)
+RESNET50_CLASSES = 6
+
+
+class ExportFailure(AssertionError):
+    """The student's function could not be built on a configuration."""
+
+
+def block_arguments(case):
+    """(input shape, keyword arguments) of a block configuration."""
+    input_shape, f, filters, *stride = case
+    kwargs = {"f": f, "filters": list(filters)}
+    if stride:
+        kwargs["s"] = stride[0]
+    return input_shape, kwargs
+
+
+def describe_case(case):
+    """A configuration as the student would write the call, for messages."""
+    _, kwargs = block_arguments(case)
+    return "(" + ", ".join(f"{key}={value}" for key, value in kwargs.items()) + ")"
+
+
+def export_identity_block(identity_block, export_dir=None):
+    """Hidden test of exercise 1: saves identity_block's models for verification."""
+    __tracebackhide__ = True  # IPython shows the message, not this frame
+    _export_block("identity_block", identity_block, IDENTITY_CASES, IDENTITY_PROBES,
+                  export_dir)
+
+
+def export_convolutional_block(convolutional_block, export_dir=None):
+    """Hidden test of exercise 2: saves convolutional_block's models for verification."""
+    __tracebackhide__ = True
+    _export_block("convolutional_block", convolutional_block, CONVOLUTIONAL_CASES,
+                  CONVOLUTIONAL_PROBES, export_dir)
+
+
+def export_resnet50(ResNet50, export_dir=None):
+    """Hidden test of exercise 3: saves the model ResNet50 builds for verification."""
+    __tracebackhide__ = True
+    with _Exercise("ResNet50", export_dir) as exercise:
+        configuration = f"(input_shape={RESNET50_INPUT_SHAPE}, classes={RESNET50_CLASSES})"
+        model = _call_student(
+            lambda: ResNet50(input_shape=RESNET50_INPUT_SHAPE, classes=RESNET50_CLASSES),
+            "ResNet50", configuration)
+        if not isinstance(model, keras.Model):
+            raise ExportFailure(f"ResNet50 {configuration} returned "
+                                f"{type(model).__name__}, expected a keras.Model.")
+        exercise.save("model", model)
+
+
+def _export_block(exercise_name, block, cases, probes, export_dir):
+    __tracebackhide__ = True
+    with _Exercise(exercise_name, export_dir) as exercise:
+        # Probes first: a block that raises still leaves its partial graph
+        # for the diagnosis before the failure on a case ends the export.
+        for index, case in enumerate(probes):
+            exercise.save_block(f"probe{index}", block, case, keep_partial=True)
+        for index, case in enumerate(cases):
+            exercise.save_block(f"case{index}", block, case, keep_partial=False)
+
+
+def _call_student(build, exercise, configuration):
+    """Returns build(); an error of the student's code becomes an ExportFailure."""
+    __tracebackhide__ = True
+    try:
+        return build()
+    except NotImplementedError:
+        raise  # an unfinished exercise should say so plainly
+    except Exception as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise ExportFailure(f"{exercise} {configuration}: your code raised "
+                            f"{type(error).__name__}: {first_line}") from error
+
+
+class _Exercise:
+    """Saves one exercise's models and a manifest of what was saved."""
+
+    def __init__(self, name, export_dir):
+        self.name = name
+        self.verify_here = export_dir is None and EXPORT_DIR_VARIABLE not in os.environ
+        if self.verify_here:
+            self._scratch = tempfile.TemporaryDirectory(prefix="export-")
+            export_dir = self._scratch.name
+        elif export_dir is None:
+            export_dir = os.environ[EXPORT_DIR_VARIABLE]
+        self.folder = Path(export_dir) / name
+        self.saved, self.partial = [], []
+
+    def __enter__(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.keras"):  # a rerun must not keep stale models
+            old.unlink()
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        __tracebackhide__ = True
+        manifest = {"exercise": self.name, "saved": self.saved, "partial": self.partial,
+                    "error": "" if error is None else f"{error_type.__name__}: {error}"}
+        (self.folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if error is None:
+            if self.verify_here:
+                self._verify()
+            else:
+                print(f"{self.name}: built and saved for verification.")
+        if self.verify_here:
+            self._scratch.cleanup()
+        return False
+
+    def _verify(self):
+        __tracebackhide__ = True
+        from autograder import verify  # the grader's side, only outside grading
+
+        verdict = verify.verify_exercise(self.folder.parent, self.name)
+        if not verdict.passed:
+            raise verify.VerificationFailure(verdict.message)
+        print(verdict.message)
+
+    def save(self, stem, model):
+        model.save(self.folder / f"{stem}.keras")
+        self.saved.append(stem)
+
+    def save_block(self, stem, block, case, keep_partial):
+        __tracebackhide__ = True
+        input_shape, kwargs = block_arguments(case)
+        block_input = keras.Input(shape=input_shape)
+        configuration = describe_case(case)
+        try:
+            output = _call_student(lambda: block(block_input, **kwargs), self.name,
+                                   configuration)
+        except ExportFailure as failure:
+            if keep_partial:
+                self._save_partial(stem, block_input, failure.__cause__)
+                return
+            raise
+        if not isinstance(output, keras.KerasTensor):
+            raise ExportFailure(f"{self.name} {configuration} returned "
+                                f"{type(output).__name__}, expected the block's output "
+                                "tensor (return X at the end).")
+        self.save(stem, keras.Model(block_input, output))
+
+    def _save_partial(self, stem, block_input, error):
+        """Saves what a raising block had built, for the diagnosis only."""
+        ends = tensors_built_before(error, block_input)
+        if not ends:
+            return
+        try:
+            keras.Model(block_input, ends).save(self.folder / f"{stem}.partial.keras")
+        except Exception:  # a hint is a bonus: it must never stand in grading's way
+            return
+        self.partial.append(stem)

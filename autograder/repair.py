@@ -1,0 +1,88 @@
+"""Undo what students do to test cells, before nbgrader grades the notebook.
+
+nbgrader 0.9.6 can re-add missing grade cells (OverwriteCells.add_missing_cells),
+but it crashes when the cell before the missing one is a locked cell, as the
+public checks here are (KeyError in add_missing_grade_cells), and when a
+duplicated cell lost its metadata (KeyError in add_missing_task_cells). So the
+grader restores them itself: each missing test cell goes back after the
+nearest cell that precedes it in the source notebook and is still there.
+A cell copied with its nbgrader metadata keeps that metadata only on its last
+copy, as nbgrader's DeduplicateIds intends; nbgrader's own version leaves an
+empty metadata dict behind, which its CheckCellMetadata then rejects as an
+old format, failing the whole notebook. nbgrader then overwrites every test
+cell's code with the instructor's, as usual.
+"""
+
+import copy
+
+import nbformat
+
+
+def restore_test_cells(submitted, source):
+    """Inserts the source's graded test cells missing from `submitted`, in place.
+
+    Args:
+        submitted: the student's notebook (nbformat v4), modified in place.
+        source: the instructor's source notebook.
+
+    Returns:
+        The grade_ids put back, in notebook order.
+    """
+    present = {_grade_id(cell) for cell in submitted.cells} - {None}
+    restored = []
+    for position, cell in enumerate(source.cells):
+        grade_id = _grade_id(cell)
+        if not _is_test_cell(cell) or grade_id in present:
+            continue
+        anchor = _last_present_before(source.cells[:position], submitted, present)
+        submitted.cells.insert(anchor + 1, _fresh_copy(cell))
+        present.add(grade_id)
+        restored.append(grade_id)
+    return restored
+
+
+def drop_duplicate_metadata(submitted):
+    """Keeps each grade_id on its last cell only; returns the ids that repeated."""
+    seen, repeated = set(), []
+    for cell in reversed(submitted.cells):
+        grade_id = _grade_id(cell)
+        if grade_id is None:
+            continue
+        if grade_id in seen:
+            del cell.metadata["nbgrader"]  # now an ordinary cell of the student's
+            repeated.append(grade_id)
+        seen.add(grade_id)
+    return sorted(set(repeated))
+
+
+def repair_file(path, source_path):
+    """Repairs the notebook file at `path` in place; returns whether it changed."""
+    submitted = nbformat.read(path, as_version=4)
+    repeated = drop_duplicate_metadata(submitted)
+    restored = restore_test_cells(submitted, nbformat.read(source_path, as_version=4))
+    if repeated or restored:
+        nbformat.write(submitted, path)
+    return bool(repeated or restored)
+
+
+def _last_present_before(earlier_source_cells, submitted, present):
+    """Index in `submitted` of the last earlier source cell it still has, or -1."""
+    for cell in reversed(earlier_source_cells):
+        grade_id = _grade_id(cell)
+        if grade_id in present:
+            return max(i for i, c in enumerate(submitted.cells) if _grade_id(c) == grade_id)
+    return -1
+
+
+def _fresh_copy(cell):
+    """The cell without outputs and with a new cell id (the old one may be reused)."""
+    return nbformat.v4.new_code_cell(cell.source, metadata=copy.deepcopy(cell.metadata))
+
+
+def _is_test_cell(cell):
+    metadata = cell.metadata.get("nbgrader", {})
+    return bool(metadata.get("grade")) and not metadata.get("solution")
+
+
+def _grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")

@@ -1,0 +1,142 @@
+"""The verifier judges only the files a kernel saved, and says what is wrong.
+
+The export half runs here in-process (as the hidden test cells run it in the
+kernel); the verdicts come from the saved files alone.
+"""
+
+import json
+import subprocess
+import sys
+
+import keras
+import pytest
+from keras import layers
+
+from autograder import course, exporter, reference, verify
+from tests import block_variants as variants
+
+
+@pytest.fixture
+def export_root(tmp_path):
+    return tmp_path / "exports"
+
+
+def test_saved_reference_blocks_pass(export_root):
+    """Do the reference's blocks, saved by the exporter, pass verification?"""
+    exporter.export_identity_block(reference.identity_block, export_dir=export_root)
+    exporter.export_convolutional_block(reference.convolutional_block,
+                                        export_dir=export_root)
+    for exercise in ("identity_block", "convolutional_block"):
+        verdict = verify.verify_exercise(export_root, exercise)
+        assert verdict.passed, verdict.message
+        assert verdict.flags == [] and verdict.diagnoses == []
+
+
+def test_nothing_saved_is_a_failure_with_a_flag(export_root):
+    """Is an exercise whose hidden test never ran a failure flagged nothing_saved,
+    with a message that says the test did not run to its end?"""
+    export_root.mkdir()
+    verdict = verify.verify_exercise(export_root, "identity_block")
+    assert not verdict.passed
+    assert verdict.flags == ["nothing_saved"]
+    assert "did not run to its end" in verdict.message
+
+
+def test_the_error_the_student_code_raised_is_reported(export_root):
+    """When the student's block raised, does the verdict quote that error?"""
+    def unfinished(X, f, filters):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        exporter.export_identity_block(unfinished, export_dir=export_root)
+    verdict = verify.verify_exercise(export_root, "identity_block")
+    assert "NotImplementedError" in verdict.message
+
+
+def test_a_wrong_block_fails_with_its_diagnosis(export_root):
+    """Does a saved block with a known mistake fail, naming the mistake?"""
+    exporter.export_identity_block(variants.identity_shortcut_after_relu,
+                                   export_dir=export_root)
+    verdict = verify.verify_exercise(export_root, "identity_block")
+    assert not verdict.passed
+    assert verdict.diagnoses == ["shortcut_after_relu"]
+    assert "diagnosis: shortcut_after_relu" in verdict.message
+
+
+def test_a_lambda_layer_is_refused_without_running_it(export_root):
+    """Is a Lambda layer refused by safe mode, with advice, rather than run?"""
+    exporter.export_identity_block(variants.identity_with_lambda_relu,
+                                   export_dir=export_root)
+    verdict = verify.verify_exercise(export_root, "identity_block")
+    assert not verdict.passed
+    assert "could not load your model without running your code" in verdict.message
+    assert "Lambda" in verdict.message
+
+
+def test_a_corrupt_file_is_a_failure_not_a_crash(export_root):
+    """Does a damaged .keras file give a failed verdict that names the problem?"""
+    exporter.export_identity_block(reference.identity_block, export_dir=export_root)
+    (export_root / "identity_block" / "case0.keras").write_bytes(b"not a zip file")
+    verdict = verify.verify_exercise(export_root, "identity_block")
+    assert not verdict.passed
+    assert "could not load your model" in verdict.message
+
+
+def test_keras_applications_resnet50_earns_nothing_and_is_flagged(export_root):
+    """Is keras.applications' ResNet50 handed in as the student's own refused and
+    flagged, even though its arithmetic matches?"""
+    def delegated(input_shape=(64, 64, 3), classes=6):
+        return keras.applications.ResNet50(weights=None, input_shape=input_shape,
+                                           classes=classes)
+
+    exporter.export_resnet50(delegated, export_dir=export_root)
+    verdict = verify.verify_exercise(export_root, "ResNet50")
+    assert not verdict.passed
+    assert verdict.flags == ["keras_applications"]
+    assert "keras.applications" in verdict.message
+
+
+def test_a_block_with_the_wrong_input_shape_fails(export_root):
+    """Does a model whose input differs from the configuration fail clearly?"""
+    folder = export_root / "identity_block"
+    folder.mkdir(parents=True)
+    wrong = keras.Input(shape=(3, 3, 8))
+    keras.Model(wrong, layers.ReLU()(wrong)).save(folder / "case0.keras")
+    verdict = verify.verify_exercise(export_root, "identity_block")
+    assert "takes inputs of shape" in verdict.message
+
+
+def test_outside_grading_the_hidden_test_verifies_on_the_spot(monkeypatch, capsys):
+    """Run by an instructor (no export folder set), does the hidden test verify
+    right away and fail a wrong block there?"""
+    monkeypatch.delenv(exporter.EXPORT_DIR_VARIABLE, raising=False)
+    exporter.export_identity_block(reference.identity_block)
+    assert "matches the reference" in capsys.readouterr().out
+    with pytest.raises(verify.VerificationFailure, match="shortcut_after_relu"):
+        exporter.export_identity_block(variants.identity_shortcut_after_relu)
+
+
+def test_during_grading_the_hidden_test_only_saves(monkeypatch, export_root, capsys):
+    """With GRADING_EXPORT_DIR set, does a wrong block pass the in-kernel test
+    (it only saves) and leave its verdict to the verifier?"""
+    monkeypatch.setenv(exporter.EXPORT_DIR_VARIABLE, str(export_root))
+    exporter.export_identity_block(variants.identity_shortcut_after_relu)
+    assert "saved for verification" in capsys.readouterr().out
+    assert (export_root / "identity_block" / "case0.keras").is_file()
+
+
+def test_command_line_writes_every_verdict(export_root, tmp_path):
+    """Does `python -m autograder.verify` write one verdict per exercise as JSON,
+    and reject a missing folder by name?"""
+    exporter.export_identity_block(reference.identity_block, export_dir=export_root)
+    out = tmp_path / "verdicts.json"
+    subprocess.run([sys.executable, "-m", "autograder.verify", str(export_root),
+                    "--out", str(out)], check=True, env=course.grading_environment())
+    verdicts = json.loads(out.read_text())
+    assert list(verdicts) == list(verify.EXERCISES)
+    assert verdicts["identity_block"]["passed"] is True
+    assert verdicts["ResNet50"]["flags"] == ["nothing_saved"]
+    missing = subprocess.run([sys.executable, "-m", "autograder.verify",
+                              str(tmp_path / "nowhere"), "--out", str(out)],
+                             capture_output=True, text=True, env=course.grading_environment())
+    assert missing.returncode == 2 and "nowhere" in missing.stderr
