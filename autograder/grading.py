@@ -25,7 +25,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, integrity, notebook_notes, repair, sandbox, verify
+from autograder import course, integrity, notebook_notes, repair, sandbox
+from autograder.verdict import EXERCISES, Verdict
 
 # The hidden checks print "diagnosis: <tag>" for each mistake they recognise.
 DIAGNOSIS_PATTERN = re.compile(r"diagnosis: ([a-z0-9_]+)")
@@ -171,12 +172,12 @@ def _verify(export_dir, out_path, limits):
                         "--out", str(out_path)], env=course.grading_environment(),
                        capture_output=True, text=True, timeout=limits.verify_seconds,
                        check=True)
-        return {name: verify.Verdict(**fields)
+        return {name: Verdict(**fields)
                 for name, fields in json.loads(out_path.read_text()).items()}
     except (subprocess.SubprocessError, OSError, ValueError, TypeError) as error:
         detail = getattr(error, "stderr", "") or str(error)
         message = f"the verifier failed: {detail.strip().splitlines()[-1:] or [type(error).__name__]}"
-        return {name: verify.Verdict(name, False, message) for name in verify.EXERCISES}
+        return {name: Verdict(name, False, message) for name in EXERCISES}
 
 
 def final_scores(in_kernel, verdicts, flags, max_scores):
@@ -184,7 +185,7 @@ def final_scores(in_kernel, verdicts, flags, max_scores):
 
     Args:
         in_kernel: grade_id -> points nbgrader gave.
-        verdicts: exercise -> verify.Verdict.
+        verdicts: exercise -> Verdict.
         flags: integrity.Flag list from the static scan.
         max_scores: grade_id -> the most points the cell can give.
     """

@@ -49,6 +49,16 @@ def test_solution_gets_full_marks_and_clean_feedback(graded_class):
     assert (out / "feedback" / "solution.html").is_file()
 
 
+def test_solution_runs_without_errors_in_the_sandbox(graded_class):
+    """Does every cell of the solution, section 9's saved results included, run
+    without an error in the sandboxed kernel?"""
+    out, _ = graded_class
+    notebook = nbformat.read(out / "autograded" / "solution.ipynb", as_version=4)
+    errors = [(index, output.ename) for index, cell in enumerate(notebook.cells)
+              for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert errors == []
+
+
 def test_mistake_loses_the_exercise_and_feedback_hides_test_code(graded_class):
     """Does the shortcut-after-ReLU mistake lose identity_block, with a message
     in the feedback and no test code there?"""

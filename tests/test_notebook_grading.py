@@ -56,14 +56,27 @@ def test_untouched_release_scores_zero_on_not_implemented_error(graded_course):
         assert errors.get(grade_id) == "NotImplementedError", (grade_id, errors)
 
 
-def test_nbgrader_validate_passes_on_the_solution(tmp_path):
-    """Does `nbgrader validate` report success on the source notebook?"""
-    notebook = tmp_path / course.NOTEBOOK
-    notebook.write_text(SOURCE_NOTEBOOK.read_text())
+def validate(notebook_path, folder):
+    """Runs `nbgrader validate` on a copy of a notebook, beside the helpers."""
+    notebook = folder / course.NOTEBOOK
+    notebook.write_text(notebook_path.read_text())
     for helper in ("resnet_helpers", "images"):
         source = course.SOURCE_ASSIGNMENT / helper
         if source.exists():
-            shutil.copytree(source, tmp_path / helper)
-    result = course.run_nbgrader(tmp_path, "validate", str(notebook))
+            shutil.copytree(source, folder / helper)
+    return course.run_nbgrader(folder, "validate", str(notebook)).stdout
+
+
+def test_nbgrader_validate_passes_on_the_solution(tmp_path):
+    """Does `nbgrader validate` report success on the source notebook?"""
+    output = validate(SOURCE_NOTEBOOK, tmp_path)
     # nbgrader prints this line only when no test cell failed and no cell changed.
-    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout
+    assert "Success! Your notebook passes all the tests." in output, output
+
+
+def test_nbgrader_validate_fails_on_the_untouched_release(tmp_path):
+    """Does Validate tell a student that an unanswered notebook is not done? (The
+    graded cells run the public checks, so it has something to fail on.)"""
+    output = validate(RELEASE_NOTEBOOK, tmp_path)
+    assert "Success!" not in output
+    assert "NotImplementedError" in output, output

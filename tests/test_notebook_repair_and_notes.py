@@ -22,8 +22,8 @@ def without(notebook, grade_id):
 
 
 def test_a_deleted_test_cell_goes_back_where_it_was():
-    """Does a deleted hidden test cell return right after the cell that preceded
-    it in the source, even when that cell is a locked public check?"""
+    """Does a deleted test cell return right after the cell that preceded it in
+    the source?"""
     source = source_notebook()
     student = without(source, "identity_block")
     assert repair.restore_test_cells(student, source) == ["identity_block"]
@@ -31,12 +31,11 @@ def test_a_deleted_test_cell_goes_back_where_it_was():
 
 
 def test_every_deleted_test_cell_goes_back_in_order():
-    """With all three test cells and a public check deleted, do the test cells
-    come back in the source's order?"""
+    """With all three test cells deleted, do they come back in the source's
+    order, each after its own solution cell?"""
     source = source_notebook()
     student = source
-    for grade_id in ("identity_block", "convolutional_block", "ResNet50",
-                     "identity_block_check"):
+    for grade_id in ("identity_block", "convolutional_block", "ResNet50"):
         student = without(student, grade_id)
     restored = repair.restore_test_cells(student, source)
     assert restored == ["identity_block", "convolutional_block", "ResNet50"]
