@@ -129,8 +129,7 @@ def _grade(submission, template_root, work_dir, limits):
         course.set_scores(course_root, student, scores)
         autograded = course.autograded_notebook(course_root, student)
         _write_verdicts_into(autograded, verdicts, scores, flags)
-        feedback = course.generate_feedback(
-            course_root, student, timeout=max(1.0, deadline - time.monotonic()))
+        feedback, feedback_problem = _feedback(course_root, student, deadline)
     except subprocess.TimeoutExpired:
         return GradeResult(student, "failed",
                            f"grading took longer than {limits.submission_seconds} s "
@@ -145,7 +144,7 @@ def _grade(submission, template_root, work_dir, limits):
     for exercise in integrity.affected_scores(flags):
         messages[exercise] = "0 points for a cheat attempt (see the flags)"
     flag_lines = flag_summary(in_kernel, verdicts, flags)
-    notes = [submission.note] if submission.note else []
+    notes = [note for note in (submission.note, feedback_problem) if note]
     notes += notebook_notes.test_cell_changes(
         nbformat.read(submitted, as_version=4), nbformat.read(source_notebook, as_version=4))
     notes += notebook_notes.cell_faults(nbformat.read(autograded, as_version=4))
@@ -153,6 +152,15 @@ def _grade(submission, template_root, work_dir, limits):
                         *notes, *flag_lines])
     return GradeResult(student, "graded", reason, scores, diagnoses, messages, flag_lines,
                        feedback=feedback, autograded=autograded)
+
+
+def _feedback(course_root, student, deadline):
+    """(feedback page, "") or (None, why): a grade stands without its feedback."""
+    try:
+        return course.generate_feedback(
+            course_root, student, timeout=max(1.0, deadline - time.monotonic())), ""
+    except course.NbgraderError as error:
+        return None, f"no feedback page: {_short_log(error)}"
 
 
 def _kernel_places(course_root, student, workspace):
@@ -263,7 +271,12 @@ def failures_in(autograded_path, scores):
 def _short_log(error):
     """The last few meaningful lines of an nbgrader failure, on one line."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    useful = [line for line in lines if "[AutogradeApp" in line and "ERROR" in line]
+    # The exception nbgrader's traceback ends with says most, e.g.
+    # "RuntimeError: Hidden test region detected in a non-grade cell; ...".
+    raised = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
+    if raised:
+        return raised[-1]
+    useful = [line for line in lines if "App |" in line and "ERROR" in line]
     return " | ".join((useful or lines)[-_LOG_LINES_IN_REASON:])
 
 

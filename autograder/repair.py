@@ -6,10 +6,11 @@ public checks here are (KeyError in add_missing_grade_cells), and when a
 duplicated cell lost its metadata (KeyError in add_missing_task_cells). So the
 grader restores them itself: each missing test cell goes back after the
 nearest cell that precedes it in the source notebook and is still there.
-A cell copied with its nbgrader metadata keeps that metadata only on its last
-copy, as nbgrader's DeduplicateIds intends; nbgrader's own version leaves an
-empty metadata dict behind, which its CheckCellMetadata then rejects as an
-old format, failing the whole notebook. nbgrader then overwrites every test
+A copied test cell is instructor code: its extra copies are dropped. Any
+other cell copied with its nbgrader metadata keeps that metadata on its last
+copy only, as nbgrader's DeduplicateIds intends; nbgrader's own version
+leaves an empty metadata dict behind, which its CheckCellMetadata then
+rejects as an old format, failing the whole notebook. nbgrader then overwrites every test
 cell's code with the instructor's, as usual.
 """
 
@@ -41,24 +42,34 @@ def restore_test_cells(submitted, source):
     return restored
 
 
-def drop_duplicate_metadata(submitted):
-    """Keeps each grade_id on its last cell only; returns the ids that repeated."""
-    seen, repeated = set(), []
+def drop_duplicates(submitted):
+    """Keeps each grade_id on its last cell only, in place.
+
+    Extra copies of a test cell are removed; extra copies of any other cell
+    lose their nbgrader metadata and stay as the student's own code.
+
+    Returns:
+        The grade_ids that repeated, sorted.
+    """
+    seen, repeated, kept = set(), set(), []
     for cell in reversed(submitted.cells):
         grade_id = _grade_id(cell)
-        if grade_id is None:
-            continue
         if grade_id in seen:
+            repeated.add(grade_id)
+            if _is_test_cell(cell):
+                continue
             del cell.metadata["nbgrader"]  # now an ordinary cell of the student's
-            repeated.append(grade_id)
-        seen.add(grade_id)
-    return sorted(set(repeated))
+        elif grade_id is not None:
+            seen.add(grade_id)
+        kept.append(cell)
+    submitted.cells = kept[::-1]
+    return sorted(repeated)
 
 
 def repair_file(path, source_path):
     """Repairs the notebook file at `path` in place; returns whether it changed."""
     submitted = nbformat.read(path, as_version=4)
-    repeated = drop_duplicate_metadata(submitted)
+    repeated = drop_duplicates(submitted)
     restored = restore_test_cells(submitted, nbformat.read(source_path, as_version=4))
     if repeated or restored:
         nbformat.write(submitted, path)

@@ -109,6 +109,10 @@ CASES = (
                      'print("All tests passed")'),)),
     Case("fault_test_cell_duplicated", "fault", "the identity_block test cell duplicated",
          FULL, "", edits=((("duplicate", "identity_block"), None, None),)),
+    Case("fault_hidden_test_marker", "fault", "a hidden-test marker typed into a cell",
+         FULL, "no feedback page", edits=(
+             (_after("ResNet50"), None,
+              "### BEGIN HIDDEN TESTS\nprint('my own tests')\n### END HIDDEN TESTS"),)),
     Case("fault_renamed_notebook", "fault", "the notebook renamed", FULL, "renamed",
          notebook_name="Residual_Networks-Copy1.ipynb"),
     Case("fault_empty_file", "fault", "an empty file", None, "empty", raw=b""),

@@ -97,14 +97,19 @@ def test_faults_in_ungraded_cells_are_noted_with_their_cell_number():
         "cell 5: CellTimeoutError, then KernelRestarted (restarted)"]
 
 
-def test_a_duplicated_cell_keeps_its_metadata_on_the_last_copy_only():
-    """Does a copied test cell leave one graded copy, the last, and an ordinary
-    cell with no nbgrader metadata at all (which nbgrader would reject)?"""
+def test_a_duplicated_test_cell_is_dropped_and_a_solution_copy_kept():
+    """Does a copied test cell leave one copy, and a copied solution cell stay as
+    the student's own code, graded on its last copy, with no nbgrader
+    metadata left on the first (which nbgrader would reject)?"""
     source = source_notebook()
     student = nbformat.from_dict(source)
-    index = grade_ids(student).index("identity_block")
-    student.cells.insert(index, nbformat.from_dict(student.cells[index]))
-    assert repair.drop_duplicate_metadata(student) == ["identity_block"]
-    assert grade_ids(student).count("identity_block") == 1
-    assert grade_ids(student)[index + 1] == "identity_block"
-    assert "nbgrader" not in student.cells[index].metadata
+    for grade_id in ("identity_block", "convolutional_block_solution"):
+        index = grade_ids(student).index(grade_id)
+        student.cells.insert(index, nbformat.from_dict(student.cells[index]))
+    assert repair.drop_duplicates(student) == ["convolutional_block_solution",
+                                               "identity_block"]
+    assert len(student.cells) == len(source.cells) + 1
+    ids = grade_ids(student)
+    assert ids.count("identity_block") == 1 and ids.count("convolutional_block_solution") == 1
+    copy = ids.index("convolutional_block_solution") - 1
+    assert "nbgrader" not in student.cells[copy].metadata
