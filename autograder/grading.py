@@ -111,7 +111,7 @@ def _grade(submission, template_root, work_dir, limits):
     graded_copy = course.submit(course_root, student, submission.path)
     source_notebook = course_root / "source" / course.ASSIGNMENT / course.NOTEBOOK
     repair.repair_file(graded_copy, source_notebook)
-    submitted = submission.path  # as handed in, for the scan and the notes
+    handed_in = nbformat.read(submission.path, as_version=4)  # for the scan and the notes
     places = _kernel_places(course_root, student, workspace)
     sandboxed, _ = sandbox.isolation(limits.sandbox)
     sandbox.write_kernelspec(workspace / "jupyter", places, limits.memory_bytes, sandboxed)
@@ -124,11 +124,11 @@ def _grade(submission, template_root, work_dir, limits):
                             extra_environment={"JUPYTER_PATH": str(workspace / "jupyter")})
         in_kernel = course.scores(course_root, student)
         verdicts = _verify(places.export_dir, workspace / "verdicts.json", limits)
-        flags = integrity.scan(nbformat.read(submitted, as_version=4))
+        flags = integrity.scan(handed_in)
         scores = final_scores(in_kernel, verdicts, flags, course.max_scores(course_root))
         course.set_scores(course_root, student, scores)
         autograded = course.autograded_notebook(course_root, student)
-        _write_verdicts_into(autograded, verdicts, scores, flags)
+        _write_verdicts_into(autograded, verdicts, flags)
         feedback, feedback_problem = _feedback(course_root, student, deadline)
     except subprocess.TimeoutExpired:
         return GradeResult(student, "failed",
@@ -146,7 +146,7 @@ def _grade(submission, template_root, work_dir, limits):
     flag_lines = flag_summary(in_kernel, verdicts, flags)
     notes = [note for note in (submission.note, feedback_problem) if note]
     notes += notebook_notes.test_cell_changes(
-        nbformat.read(submitted, as_version=4), nbformat.read(source_notebook, as_version=4))
+        handed_in, nbformat.read(source_notebook, as_version=4))
     notes += notebook_notes.cell_faults(nbformat.read(autograded, as_version=4))
     reason = "; ".join([*(f"{grade_id}: {message}" for grade_id, message in messages.items()),
                         *notes, *flag_lines])
@@ -223,7 +223,7 @@ def flag_summary(in_kernel, verdicts, flags):
     return lines
 
 
-def _write_verdicts_into(autograded_path, verdicts, scores, flags):
+def _write_verdicts_into(autograded_path, verdicts, flags):
     """Puts each verdict under its hidden test cell, for the feedback page."""
     notebook = nbformat.read(autograded_path, as_version=4)
     zeroed = integrity.affected_scores(flags)
