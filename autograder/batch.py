@@ -7,6 +7,7 @@ running; a thread only waits on its subprocess, so threads are enough.
 """
 
 import csv
+import dataclasses
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
-from autograder import course, grading, sandbox, submissions
+from autograder import course, grading, sandbox, submissions, template_cache
 
 EXERCISES = ("identity_block", "convolutional_block", "ResNet50")
 RESULTS_FILE = "results.json"
@@ -47,6 +48,8 @@ def grade_class(submissions_path, out_dir, workers=None, limits=grading.Limits()
     """
     out_dir = Path(out_dir)
     workers = workers or default_workers()
+    if workers > 1 and not limits.threads:  # share the cores instead of fighting over them
+        limits = dataclasses.replace(limits, threads=max(1, default_workers() // workers))
     sandboxed, isolation = sandbox.isolation(limits.sandbox)  # fails before any work
     if not sandboxed:
         print(f"warning: {isolation}", file=stream)
@@ -54,7 +57,7 @@ def grade_class(submissions_path, out_dir, workers=None, limits=grading.Limits()
         scratch = Path(scratch)
         found = submissions.find_submissions(submissions_path, scratch / "unpacked")
         out_dir.mkdir(parents=True, exist_ok=True)
-        template = course.make_course(scratch / "template", cell_timeout=limits.cell_seconds)
+        template = template_cache.template_course(limits.cell_seconds)
         max_scores = course.max_scores(template)
         progress = Progress(len(found), stream)
         results = []

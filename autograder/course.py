@@ -141,12 +141,17 @@ def clone_course(template_root, course_root):
     """
     template_root, course_root = Path(template_root), Path(course_root).resolve()
     shutil.copytree(template_root, course_root)
-    config = (template_root / "nbgrader_config.py").read_text()
-    (course_root / "nbgrader_config.py").write_text(
-        config.replace(repr(str(template_root)), repr(str(course_root)))
-        .replace(f"sqlite:///{template_root}/", f"sqlite:///{course_root}/")
-    )
+    retarget_config(course_root, template_root, course_root)
     return course_root
+
+
+def retarget_config(course_root, old_root, new_root):
+    """Makes the configuration in `course_root`, written for `old_root`, name `new_root`."""
+    config_path = Path(course_root) / "nbgrader_config.py"
+    config_path.write_text(
+        config_path.read_text().replace(repr(str(old_root)), repr(str(new_root)))
+        .replace(f"sqlite:///{old_root}/", f"sqlite:///{new_root}/")
+    )
 
 
 def use_kernel(course_root, kernel_name, connection_file):

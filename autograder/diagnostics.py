@@ -20,8 +20,6 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-import keras
-
 from autograder import exporter
 from autograder.anatomy import anatomy_of_ends, block_anatomy, resnet_anatomy
 from autograder.findings import (
@@ -204,10 +202,11 @@ def _block_findings(exercise, folder):
 
 def _probe_anatomy(folder, stem):
     """The anatomy of one saved probe (whole, or cut short by an error), or None."""
-    for suffix, read in ((".keras", _whole_anatomy), (".partial.keras", _partial_anatomy)):
+    for suffix, read in ((exporter.MODEL_SUFFIX, _whole_anatomy),
+                         (exporter.PARTIAL_SUFFIX, _partial_anatomy)):
         path = folder / f"{stem}{suffix}"
         if path.is_file():
-            return read(keras.saving.load_model(path, compile=False, safe_mode=True))
+            return read(exporter.read_model(path))
     return None
 
 
@@ -221,10 +220,10 @@ def _partial_anatomy(model):
 
 def _resnet_findings(folder):
     """Findings in the ResNet-50 the student's function saved."""
-    path = folder / "model.keras"
+    path = folder / f"model{exporter.MODEL_SUFFIX}"
     if not path.is_file():
         return []
-    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    model = exporter.read_model(path)
     if len(model.inputs) != 1:  # several inputs are not ResNet-50
         return []
     anatomy = resnet_anatomy(model)

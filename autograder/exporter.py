@@ -2,9 +2,9 @@
 
 This is the only grader code that runs in the student's kernel. The hidden
 test cells call it, one line each. It calls the student's function on fixed
-configurations, wraps each result in a Keras model and saves it as a
-``.keras`` file. A separate process that never runs student code (``verify``)
-loads the files in Keras' safe mode and compares them with the reference. So
+configurations, wraps each result in a Keras model and saves its
+architecture (``write_model``). A separate process that never runs student
+code (``verify``) rebuilds the models in Keras' safe mode and compares them with the reference. So
 no verdict rests on anything that ran here: a student who patches NumPy,
 swallows exceptions or blanks these cells can only stop files from being
 written, and a missing file scores nothing.
@@ -16,6 +16,7 @@ running the source notebook), there is no export folder to fill, and the
 files are verified on the spot instead.
 """
 
+import gc
 import json
 import os
 import tempfile
@@ -27,6 +28,8 @@ from autograder.anatomy import tensors_built_before
 
 EXPORT_DIR_VARIABLE = "GRADING_EXPORT_DIR"  # set by the grader for the sandboxed kernel
 MANIFEST = "export.json"
+MODEL_SUFFIX = ".model.json"  # a model the student's function built
+PARTIAL_SUFFIX = ".partial.json"  # what a block built before it raised
 
 # Configurations the student's blocks are compared with the reference on:
 # (input shape, f, filters) and (input shape, f, filters, s).
@@ -55,6 +58,26 @@ CONVOLUTIONAL_PROBES = (
 )
 RESNET50_INPUT_SHAPE = (64, 64, 3)
 RESNET50_CLASSES = 6
+
+
+def write_model(model, path):
+    """Saves a model's architecture, Keras' JSON config, without its weights.
+
+    The verifier gives every model the reference's weights before comparing,
+    so the student's own weights are never read; leaving them out spares
+    writing and reading 95 MB per ResNet-50.
+    """
+    Path(path).write_text(model.to_json())
+
+
+def read_model(path):
+    """Rebuilds a model write_model saved, in Keras' safe mode.
+
+    Safe mode refuses to deserialise Python code (Lambda layers, custom
+    classes), so no code the student wrote runs here.
+    """
+    config = json.loads(Path(path).read_text())
+    return keras.saving.deserialize_keras_object(config, safe_mode=True)
 
 
 class ExportFailure(AssertionError):
@@ -144,7 +167,9 @@ class _Exercise:
 
     def __enter__(self):
         self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob("*.keras"):  # a rerun must not keep stale models
+        for old in self.folder.glob(f"*{MODEL_SUFFIX}"):  # a rerun must not keep stale
+            old.unlink()                                   # models; partials end the same
+        for old in self.folder.glob(f"*{PARTIAL_SUFFIX}"):
             old.unlink()
         return self
 
@@ -160,6 +185,10 @@ class _Exercise:
                 print(f"{self.name}: built and saved for verification.")
         if self.verify_here:
             self._scratch.cleanup()
+        # Keras models are reference cycles, which Python frees only when its
+        # cycle collector next runs; a ResNet-50 is 0.1 GB that the training
+        # in the notebook's next cells would otherwise add to.
+        gc.collect()
         return False
 
     def _verify(self):
@@ -172,7 +201,7 @@ class _Exercise:
         print(verdict.message)
 
     def save(self, stem, model):
-        model.save(self.folder / f"{stem}.keras")
+        write_model(model, self.folder / f"{stem}{MODEL_SUFFIX}")
         self.saved.append(stem)
 
     def save_block(self, stem, block, case, keep_partial):
@@ -200,7 +229,7 @@ class _Exercise:
         if not ends:
             return
         try:
-            keras.Model(block_input, ends).save(self.folder / f"{stem}.partial.keras")
+            write_model(keras.Model(block_input, ends), self.folder / f"{stem}{PARTIAL_SUFFIX}")
         except Exception:  # a hint is a bonus: it must never stand in grading's way
             return
         self.partial.append(stem)

@@ -14,6 +14,7 @@ crash or a timeout is a row with status "failed" and a reason, never an
 exception that stops the class's grading.
 """
 
+import contextlib
 import json
 import re
 import shutil
@@ -42,6 +43,7 @@ class Limits:
     memory_bytes: int = 8 * 2**30  # the kernel's address space (TensorFlow maps ~2 GB)
     verify_seconds: int = 300  # loading and comparing the saved models
     sandbox: str = "auto"  # "auto", "bubblewrap" (required) or "none"
+    threads: int = 0  # TensorFlow threads per kernel and verifier; 0: all cores
 
 
 @dataclass
@@ -56,6 +58,7 @@ class GradeResult:
     messages: dict = field(default_factory=dict)  # grade_id -> first error line
     flags: list = field(default_factory=list)  # integrity findings, one line each
     seconds: float = 0.0
+    phases: dict = field(default_factory=dict)  # step -> seconds, for the benchmarks
     feedback: Path | None = None
     autograded: Path | None = None
 
@@ -114,22 +117,28 @@ def _grade(submission, template_root, work_dir, limits):
     handed_in = nbformat.read(submission.path, as_version=4)  # for the scan and the notes
     places = _kernel_places(course_root, student, workspace)
     sandboxed, _ = sandbox.isolation(limits.sandbox)
-    sandbox.write_kernelspec(workspace / "jupyter", places, limits.memory_bytes, sandboxed)
+    sandbox.write_kernelspec(workspace / "jupyter", places, limits.memory_bytes, sandboxed,
+                             limits.threads)
     course.use_kernel(course_root, sandbox.KERNEL_NAME, places.connection_file)
     deadline = time.monotonic() + limits.submission_seconds
+    phases = Phases()
     try:
-        course.run_nbgrader(course_root, "autograde", course.ASSIGNMENT,
-                            f"--student={student}", "--force",
-                            timeout=limits.submission_seconds,
-                            extra_environment={"JUPYTER_PATH": str(workspace / "jupyter")})
-        in_kernel = course.scores(course_root, student)
-        verdicts = _verify(places.export_dir, workspace / "verdicts.json", limits)
-        flags = integrity.scan(handed_in)
+        with phases("autograde"):
+            course.run_nbgrader(course_root, "autograde", course.ASSIGNMENT,
+                                f"--student={student}", "--force",
+                                timeout=limits.submission_seconds,
+                                extra_environment={"JUPYTER_PATH": str(workspace / "jupyter")})
+            in_kernel = course.scores(course_root, student)
+        with phases("verify"):
+            verdicts = _verify(places.export_dir, workspace / "verdicts.json", limits)
+        with phases("scan"):
+            flags = integrity.scan(handed_in)
         scores = final_scores(in_kernel, verdicts, flags, course.max_scores(course_root))
         course.set_scores(course_root, student, scores)
         autograded = course.autograded_notebook(course_root, student)
         _write_verdicts_into(autograded, verdicts, flags)
-        feedback, feedback_problem = _feedback(course_root, student, deadline)
+        with phases("feedback"):
+            feedback, feedback_problem = _feedback(course_root, student, deadline)
     except subprocess.TimeoutExpired:
         return GradeResult(student, "failed",
                            f"grading took longer than {limits.submission_seconds} s "
@@ -151,7 +160,22 @@ def _grade(submission, template_root, work_dir, limits):
     reason = "; ".join([*(f"{grade_id}: {message}" for grade_id, message in messages.items()),
                         *notes, *flag_lines])
     return GradeResult(student, "graded", reason, scores, diagnoses, messages, flag_lines,
-                       feedback=feedback, autograded=autograded)
+                       phases=phases.seconds, feedback=feedback, autograded=autograded)
+
+
+class Phases:
+    """Wall-clock seconds of each named step: `with phases("verify"): ...`."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 2)
 
 
 def _feedback(course_root, student, deadline):
@@ -177,7 +201,9 @@ def _verify(export_dir, out_path, limits):
     """Runs the verifier in a process of its own; returns exercise -> Verdict."""
     try:
         subprocess.run([sys.executable, "-m", "autograder.verify", str(export_dir),
-                        "--out", str(out_path)], env=course.grading_environment(),
+                        "--out", str(out_path)],
+                       env={**course.grading_environment(),
+                            **sandbox.thread_environment(limits.threads)},
                        capture_output=True, text=True, timeout=limits.verify_seconds,
                        check=True)
         return {name: Verdict(**fields)

@@ -102,7 +102,7 @@ def isolation(mode):
                    "bubblewrap (apt-get install bubblewrap) for full isolation.")
 
 
-def write_kernelspec(jupyter_dir, places, memory_bytes, sandboxed):
+def write_kernelspec(jupyter_dir, places, memory_bytes, sandboxed, threads=0):
     """Writes the kernelspec nbgrader will start; returns its argv.
 
     Args:
@@ -110,14 +110,16 @@ def write_kernelspec(jupyter_dir, places, memory_bytes, sandboxed):
         places: a KernelPlaces.
         memory_bytes: the kernel's address-space cap.
         sandboxed: whether to wrap the kernel in bubblewrap.
+        threads: TensorFlow's thread pools' size in the kernel; 0 for its default.
     """
     places.runtime_dir.mkdir(parents=True, exist_ok=True)
     places.export_dir.mkdir(parents=True, exist_ok=True)
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if sandboxed:
-        command = [*_bubblewrap_arguments(places), "--", *kernel]
+        command = [*_bubblewrap_arguments(places, threads), "--", *kernel]
     else:
-        environment = [f"{key}={value}" for key, value in _fallback_environment(places).items()]
+        environment = [f"{key}={value}"
+                       for key, value in _fallback_environment(places, threads).items()]
         command = ["env", "-i", *environment, *kernel]
     argv = ["prlimit", f"--as={int(memory_bytes)}", "--", *command]
     spec_dir = Path(jupyter_dir) / "kernels" / KERNEL_NAME
@@ -130,9 +132,23 @@ def write_kernelspec(jupyter_dir, places, memory_bytes, sandboxed):
     return argv
 
 
-def kernel_environment(export_dir, data_dir, grader_path, home):
+def thread_environment(threads):
+    """Variables that cap TensorFlow's thread pools at `threads`; none for 0.
+
+    With several submissions graded at once, each process sized its pools
+    for the whole machine, and the pools fought over the cores.
+    """
+    if not threads:
+        return {}
+    count = str(int(threads))
+    return {"TF_NUM_INTRAOP_THREADS": count, "TF_NUM_INTEROP_THREADS": count,
+            "OMP_NUM_THREADS": count}
+
+
+def kernel_environment(export_dir, data_dir, grader_path, home, threads=0):
     """The kernel's whole environment: nothing of the grader's leaks in."""
     return {
+        **thread_environment(threads),
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": home,
         "PYTHONPATH": grader_path,
@@ -144,7 +160,7 @@ def kernel_environment(export_dir, data_dir, grader_path, home):
     }
 
 
-def _bubblewrap_arguments(places):
+def _bubblewrap_arguments(places, threads):
     arguments = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", INSIDE_HOME]
     for folder in SYSTEM_FOLDERS:
@@ -160,13 +176,13 @@ def _bubblewrap_arguments(places):
         arguments += ["--bind", str(folder), str(folder)]
     arguments += ["--chdir", str(places.notebook_dir), "--clearenv"]
     environment = kernel_environment(places.export_dir, INSIDE_DATA, INSIDE_GRADER,
-                                     INSIDE_HOME)
+                                     INSIDE_HOME, threads)
     for key, value in environment.items():
         arguments += ["--setenv", key, value]
     return arguments
 
 
-def _fallback_environment(places):
+def _fallback_environment(places, threads):
     home = str(places.runtime_dir / "home")
     return kernel_environment(places.export_dir, str(places.data_dir),
-                              str(GRADER_ROOT.parent), home)
+                              str(GRADER_ROOT.parent), home, threads)

@@ -1,8 +1,7 @@
 """Verify the models a submission saved, in a process that never runs its code.
 
 The hidden test cells only build the student's functions and save what they
-return (``exporter``). This module loads those ``.keras`` files in Keras'
-safe mode, which refuses to deserialise Python code (Lambda layers, custom
+return (``exporter``). This module rebuilds those models in Keras' safe mode, which refuses to deserialise Python code (Lambda layers, custom
 classes), and compares each model with the reference, sharing weights
 (``comparison``). A failed exercise is then diagnosed from the same files.
 Nothing the student's kernel printed, patched or claimed enters a verdict.
@@ -88,13 +87,13 @@ class NothingSaved(GradingFailure):
 
 
 def load_saved(folder, stem, exercise, configuration):
-    """Loads `folder/stem.keras` in safe mode; failures name what went wrong."""
-    path = Path(folder) / f"{stem}.keras"
+    """Rebuilds the model saved as `stem` in safe mode; failures name what went wrong."""
+    path = Path(folder) / f"{stem}{exporter.MODEL_SUFFIX}"
     if not path.is_file():
         raise NothingSaved(f"{exercise} {configuration}: nothing was saved. "
                              f"{_why_nothing(folder)}")
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return exporter.read_model(path)
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0][:300]
         raise GradingFailure(

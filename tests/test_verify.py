@@ -74,9 +74,10 @@ def test_a_lambda_layer_is_refused_without_running_it(export_root):
 
 
 def test_a_corrupt_file_is_a_failure_not_a_crash(export_root):
-    """Does a damaged .keras file give a failed verdict that names the problem?"""
+    """Does a damaged model file give a failed verdict that names the problem?"""
     exporter.export_identity_block(reference.identity_block, export_dir=export_root)
-    (export_root / "identity_block" / "case0.keras").write_bytes(b"not a zip file")
+    (export_root / "identity_block" / f"case0{exporter.MODEL_SUFFIX}").write_bytes(
+        b"not JSON")
     verdict = verify.verify_exercise(export_root, "identity_block")
     assert not verdict.passed
     assert "could not load your model" in verdict.message
@@ -101,7 +102,8 @@ def test_a_block_with_the_wrong_input_shape_fails(export_root):
     folder = export_root / "identity_block"
     folder.mkdir(parents=True)
     wrong = keras.Input(shape=(3, 3, 8))
-    keras.Model(wrong, layers.ReLU()(wrong)).save(folder / "case0.keras")
+    exporter.write_model(keras.Model(wrong, layers.ReLU()(wrong)),
+                         folder / f"case0{exporter.MODEL_SUFFIX}")
     verdict = verify.verify_exercise(export_root, "identity_block")
     assert "takes inputs of shape" in verdict.message
 
@@ -122,7 +124,7 @@ def test_during_grading_the_hidden_test_only_saves(monkeypatch, export_root, cap
     monkeypatch.setenv(exporter.EXPORT_DIR_VARIABLE, str(export_root))
     exporter.export_identity_block(variants.identity_shortcut_after_relu)
     assert "saved for verification" in capsys.readouterr().out
-    assert (export_root / "identity_block" / "case0.keras").is_file()
+    assert (export_root / "identity_block" / f"case0{exporter.MODEL_SUFFIX}").is_file()
 
 
 def test_command_line_writes_every_verdict(export_root, tmp_path):
