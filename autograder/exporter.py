@@ -4,10 +4,10 @@ This is the only grader code that runs in the student's kernel. The hidden
 test cells call it, one line each. It calls the student's function on fixed
 configurations, wraps each result in a Keras model and saves its
 architecture (``write_model``). A separate process that never runs student
-code (``verify``) rebuilds the models in Keras' safe mode and compares them with the reference. So
-no verdict rests on anything that ran here: a student who patches NumPy,
-swallows exceptions or blanks these cells can only stop files from being
-written, and a missing file scores nothing.
+code (``verify``) rebuilds the models in Keras' safe mode and compares them
+with the reference. So no verdict rests on anything that ran here: a student
+who patches NumPy, swallows exceptions or blanks these cells can only stop
+files from being written, and a missing file scores nothing.
 
 It imports no reference and no checks, only Keras and the graph readers of
 ``anatomy``, so the sandbox can give the kernel these few files and nothing
@@ -167,10 +167,10 @@ class _Exercise:
 
     def __enter__(self):
         self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob(f"*{MODEL_SUFFIX}"):  # a rerun must not keep stale
-            old.unlink()                                   # models; partials end the same
-        for old in self.folder.glob(f"*{PARTIAL_SUFFIX}"):
-            old.unlink()
+        # A rerun must not leave stale models behind, whole or partial.
+        for pattern in (f"*{MODEL_SUFFIX}", f"*{PARTIAL_SUFFIX}"):
+            for old in self.folder.glob(pattern):
+                old.unlink()
         return self
 
     def __exit__(self, error_type, error, traceback):
@@ -229,7 +229,8 @@ class _Exercise:
         if not ends:
             return
         try:
-            write_model(keras.Model(block_input, ends), self.folder / f"{stem}{PARTIAL_SUFFIX}")
+            write_model(keras.Model(block_input, ends),
+                        self.folder / f"{stem}{PARTIAL_SUFFIX}")
         except Exception:  # a hint is a bonus: it must never stand in grading's way
             return
         self.partial.append(stem)

@@ -1,7 +1,8 @@
 """Verify the models a submission saved, in a process that never runs its code.
 
 The hidden test cells only build the student's functions and save what they
-return (``exporter``). This module rebuilds those models in Keras' safe mode, which refuses to deserialise Python code (Lambda layers, custom
+return (``exporter``). This module rebuilds those models in Keras' safe
+mode, which refuses to deserialise Python code (Lambda layers, custom
 classes), and compares each model with the reference, sharing weights
 (``comparison``). A failed exercise is then diagnosed from the same files.
 Nothing the student's kernel printed, patched or claimed enters a verdict.
