@@ -13,13 +13,7 @@ variables in the traceback; the paths are read from those.
 
 import dataclasses
 
-import keras
-
-from autograder.graph_match import nodes_in_order
 from autograder.graph_steps import node_kind, normalise, walk_back
-
-# Packages whose frames hold framework temporaries, never a student's tensors.
-_LIBRARY_PACKAGES = {"keras", "tensorflow", "tf_keras", "numpy", "optree"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +57,6 @@ def block_anatomy(block_input, block_output):
     if node_kind(walk.junction) != "add":
         return None
     return _join(walk.junction.input_tensors, block_input, normalise(walk.steps()))
-
-
-def tensors_built_before(error, block_input):
-    """The last tensors a block built on `block_input` before raising `error`.
-
-    They are read from the local variables of the traceback's frames; when
-    two paths could not be added, they are the addition's two operands.
-    """
-    return _frontier(_tensors_in_traceback(error), block_input)
 
 
 def anatomy_of_ends(ends, block_input):
@@ -129,40 +114,6 @@ def split_at_fork(operands, stop_ids):
 
 def _conv_count(steps):
     return sum(step.kind == "conv" for step in steps)
-
-
-def _tensors_in_traceback(error):
-    """KerasTensors held by the local variables of the non-library frames."""
-    found = {}
-    traceback = error.__traceback__
-    while traceback is not None:
-        frame = traceback.tb_frame
-        package = frame.f_globals.get("__name__", "").split(".")[0]
-        if package not in _LIBRARY_PACKAGES:
-            for value in frame.f_locals.values():
-                for item in value if isinstance(value, (list, tuple)) else [value]:
-                    if _is_graph_tensor(item):
-                        found[id(item)] = item
-        traceback = traceback.tb_next
-    return list(found.values())
-
-
-def _is_graph_tensor(value):
-    return isinstance(value, keras.KerasTensor) and hasattr(value, "_keras_history")
-
-
-def _frontier(tensors, block_input):
-    """Of the tensors built on `block_input`, those no other one was built from."""
-    upstream = {}
-    for tensor in tensors:
-        if tensor is block_input:
-            continue
-        nodes = nodes_in_order([tensor], {id(block_input)})
-        inputs = {id(t) for node in nodes for t in node.input_tensors}
-        if id(block_input) in inputs and not any(node.is_input for node in nodes):
-            upstream[id(tensor)] = (tensor, inputs)
-    built_on = set().union(*(inputs for _, inputs in upstream.values()))
-    return [tensor for key, (tensor, _) in upstream.items() if key not in built_on]
 
 
 def resnet_anatomy(model):

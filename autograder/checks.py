@@ -15,8 +15,9 @@ except NotImplementedError, which an unfinished exercise raises plainly.
 import tempfile
 from pathlib import Path
 
-from autograder import diagnostics, exporter, verify
+from autograder import diagnostics, verify
 from autograder.comparison import GradingFailure
+from autograder.kernel import exporter
 
 __all__ = ["GradingFailure", "grade_identity_block", "grade_convolutional_block",
            "grade_resnet50"]

@@ -49,24 +49,45 @@ def build_parser():
     return parser
 
 
+# Each limit's option: (flag, grading.Limits field, unit, what it caps). The
+# defaults, and their reasons, live in grading.Limits.
+LIMIT_OPTIONS = (
+    ("--cell-timeout", "cell_seconds", "s", "seconds one cell may run"),
+    ("--cpu-limit", "cpu_seconds", "s",
+     "CPU seconds each kernel process may use from each (re)start (RLIMIT_CPU)"),
+    ("--submission-timeout", "submission_seconds", "s",
+     "seconds one submission may take in all"),
+    ("--memory-limit", "memory_bytes", "MiB",
+     "resident memory of one student's kernel, tmpfs included (a cgroup)"),
+    ("--address-space-limit", "address_space_bytes", "MiB",
+     "address space of one student's kernel (past it: MemoryError)"),
+    ("--max-processes", "max_processes", "", "processes and threads of one kernel"),
+    ("--max-open-files", "max_open_files", "", "open files of one kernel process"),
+    ("--disk-limit", "disk_bytes", "MiB",
+     "size of the kernel's writable home and /tmp, and of any file it writes"),
+    ("--cell-output-limit", "cell_output_bytes", "MiB",
+     "all outputs of one cell, every kind"),
+    ("--feedback-limit", "feedback_bytes", "MiB", "one feedback page"),
+    ("--verify-timeout", "verify_seconds", "s", "seconds to verify one submission"),
+    ("--verify-memory-limit", "verify_memory_bytes", "MiB",
+     "resident memory of one submission's verifier"),
+)
+_UNIT_SCALE = {"MiB": 2**20, "s": 1, "": 1}
+
+
 def add_grading_options(parser):
     defaults = grading.Limits()
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="submissions graded at once (default: the number of cores)")
-    parser.add_argument("--cell-timeout", type=positive_int, default=defaults.cell_seconds,
-                        help=f"seconds one cell may run (default {defaults.cell_seconds})")
-    parser.add_argument("--submission-timeout", type=positive_int,
-                        default=defaults.submission_seconds,
-                        help="seconds one submission may take in all "
-                             f"(default {defaults.submission_seconds})")
-    parser.add_argument("--memory-limit", type=positive_int,
-                        default=defaults.memory_bytes // 2**20, metavar="MIB",
-                        help="address space of one student's kernel, in MiB "
-                             f"(default {defaults.memory_bytes // 2**20})")
+    for flag, field, unit, what in LIMIT_OPTIONS:
+        default = getattr(defaults, field) // _UNIT_SCALE[unit]
+        parser.add_argument(flag, type=positive_int, default=default,
+                            metavar={"MiB": "MIB", "s": "SECONDS"}.get(unit, "N"),
+                            help=f"{what} (default {default}{' ' + unit if unit else ''})")
     parser.add_argument("--sandbox", choices=("auto", "bubblewrap", "none"),
                         default=defaults.sandbox,
-                        help="isolate each kernel with bubblewrap: auto uses it where it "
-                             "runs, bubblewrap insists on it, none turns it off "
+                        help="isolate each kernel and verifier with bubblewrap: auto uses "
+                             "it where it runs, bubblewrap insists on it, none turns it off "
                              f"(default {defaults.sandbox})")
 
 
@@ -82,9 +103,9 @@ def positive_int(text):
 
 
 def limits_from(args):
-    return grading.Limits(cell_seconds=args.cell_timeout,
-                          submission_seconds=args.submission_timeout,
-                          memory_bytes=args.memory_limit * 2**20, sandbox=args.sandbox)
+    values = {field: getattr(args, flag[2:].replace("-", "_")) * _UNIT_SCALE[unit]
+              for flag, field, unit, _ in LIMIT_OPTIONS}
+    return grading.Limits(**values, sandbox=args.sandbox)
 
 
 def run_demo(args):

@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "residual_networks"
 NOTEBOOK = "Residual_Networks.ipynb"
+HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
 SOURCE_ASSIGNMENT = ROOT / "solutions" / ASSIGNMENT
 DATA_DIR = ROOT / "data"
 # The files under DATA_DIR the notebook reads: the hand signs, and the saved
@@ -154,17 +155,35 @@ def retarget_config(course_root, old_root, new_root):
     )
 
 
-def use_kernel(course_root, kernel_name, connection_file):
-    """Makes autograde start `kernel_name`, talking over Unix sockets.
+def use_kernel(course_root, kernel_name, places, kernel_uid, snapshot_dir,
+               cell_output_bytes, kernel_cpu_seconds=0):
+    """Makes autograde start `kernel_name` in its sandbox, and take the exports.
 
     The kernel is the grader's choice, whatever the notebook's metadata
-    says. IPC sockets at a fixed path in a private folder let a kernel in
-    its own network namespace (the sandbox) reach nbgrader.
+    says. IPC sockets at a fixed path let a kernel in its own network
+    namespace reach nbgrader; the executor pins them before any code runs
+    (``sandbox.pin_kernel_sockets``) and moves each exercise's export into
+    `snapshot_dir` as its cell ends (``snapshot``).
+
+    Args:
+        places: the sandbox.KernelPlaces of this submission's kernel.
+        kernel_uid: the uid the kernel runs as, which must own its sockets.
+        kernel_cpu_seconds: the kernel's CPU-time limit, for its messages.
     """
+    settings = {
+        "Execute.kernel_name": kernel_name,
+        "KernelManager.transport": "ipc",
+        "KernelManager.connection_file": str(places.connection_file),
+        "KernelManager.ip": str(places.socket_prefix),
+        "ResilientExecute.kernel_uid": kernel_uid,
+        "ResilientExecute.snapshot_dir": str(snapshot_dir),
+        "ResilientExecute.source_notebook": str(
+            Path(course_root) / "source" / ASSIGNMENT / NOTEBOOK),
+        "ResilientExecute.max_cell_output_bytes": cell_output_bytes,
+        "ResilientExecute.kernel_cpu_seconds": kernel_cpu_seconds,
+    }
     with open(Path(course_root) / "nbgrader_config.py", "a") as config:
-        config.write(f"c.Execute.kernel_name = {kernel_name!r}\n"
-                     'c.KernelManager.transport = "ipc"\n'
-                     f"c.KernelManager.connection_file = {str(connection_file)!r}\n")
+        config.writelines(f"c.{key} = {value!r}\n" for key, value in settings.items())
 
 
 def set_scores(course_root, student_id, scores):

@@ -20,7 +20,7 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from autograder import exporter
+from autograder import saved_models
 from autograder.anatomy import anatomy_of_ends, block_anatomy, resnet_anatomy
 from autograder.findings import (
     EXPECTED_STEM,
@@ -29,6 +29,7 @@ from autograder.findings import (
     block_findings,
     resnet_findings,
 )
+from autograder.kernel import exporter
 
 MARKER = "diagnosis: "  # starts the line that names a tag in a grading message
 
@@ -206,7 +207,7 @@ def _probe_anatomy(folder, stem):
                          (exporter.PARTIAL_SUFFIX, _partial_anatomy)):
         path = folder / f"{stem}{suffix}"
         if path.is_file():
-            return read(exporter.read_model(path))
+            return read(saved_models.read_model(path))
     return None
 
 
@@ -223,7 +224,7 @@ def _resnet_findings(folder):
     path = folder / f"model{exporter.MODEL_SUFFIX}"
     if not path.is_file():
         return []
-    model = exporter.read_model(path)
+    model = saved_models.read_model(path)
     if len(model.inputs) != 1:  # several inputs are not ResNet-50
         return []
     anatomy = resnet_anatomy(model)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, grading, submissions
+from autograder import course, grading, sandbox, submissions
 
 DIST_DIR = course.ROOT / "dist"
 PACKAGE_NAME = "autograder.zip"
@@ -44,7 +44,7 @@ DEFAULT_ROOT = Path("/autograder")
 RESULTS_FILE = "results.json"
 REQUIRED_DATA = course.NOTEBOOK_DATA
 STUDENT_ID = "student"  # one submission per container, so any fixed id will do
-HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
+HIDDEN_TESTS_MARKER = course.HIDDEN_TESTS_MARKER
 # Gradescope stops a run at the assignment's timeout without any results.json;
 # stopping first (course set-up and feedback take ~20 s more) leaves a reason.
 LIMITS = grading.Limits(cell_seconds=120, submission_seconds=480)
@@ -78,6 +78,14 @@ add-apt-repository -y ppa:deadsnakes/ppa
 apt-get update
 apt-get install -y python3.11 python3.11-venv
 
+# The student's kernel runs as this unprivileged user, with no write access
+# to /autograder (source, results, venv), inside a bubblewrap sandbox where
+# the container allows one (sandbox.py). Its uid is the grader's first.
+apt-get install -y bubblewrap util-linux
+id -u autograder-student >/dev/null 2>&1 || \
+    useradd --system --no-create-home --shell /usr/sbin/nologin \
+        --uid __SANDBOX_UID__ autograder-student
+
 # requirements.txt names the direct dependencies; the lock file pins all
 # that they pull in, so the image matches the environment the tests pass in.
 python3.11 -m venv "$VENV"
@@ -103,6 +111,7 @@ export TF_CPP_MIN_LOG_LEVEL=2
 cd "$SOURCE"
 exec python3 -m autograder.gradescope run --root "$ROOT"
 """
+SETUP_SH = SETUP_SH.replace("__SANDBOX_UID__", str(sandbox.FIRST_SANDBOX_UID))
 SCRIPTS = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER}
 
 
@@ -188,9 +197,23 @@ def run(root, limits=LIMITS):
     except Exception:  # anything, so that Gradescope gets a results.json
         traceback.print_exc()
         results = failed_results(INTERNAL_ERROR, parts)
+    results["output"] += f"\n\nIsolation: {isolation_line(limits.sandbox)}"
     results["execution_time"] = round(time.perf_counter() - started)
     write_results(root / "results" / RESULTS_FILE, results)
     return results
+
+
+def isolation_line(mode):
+    """How the kernel was isolated, in a line students may read."""
+    try:
+        sandboxed, _ = sandbox.isolation(mode)
+    except ValueError as error:
+        return str(error)
+    if sandboxed:
+        return "your notebook ran in a bubblewrap sandbox, as an unprivileged user."
+    user = "an unprivileged user" if sandbox.can_drop_privileges() else "the grader's user"
+    return (f"your notebook ran as {user}, without a sandbox (this container does not "
+            "allow bubblewrap).")
 
 
 def graded_parts(source_notebook=course.SOURCE_ASSIGNMENT / course.NOTEBOOK):

@@ -1,11 +1,14 @@
-"""Grade one submission: nbgrader in a sandbox, then verification outside it.
+"""Grade one submission: nbgrader with a sandboxed kernel, then a sandboxed verifier.
 
 Every submission gets a private copy of a template course (generated once),
 its own `nbgrader autograde` process and its own kernel, started in a
-sandbox (``sandbox``). The hidden tests there only save what the student's
-functions build; a separate process that runs no student code verifies the
-saved models against the reference (``verify``), and a static scan reads
-the submitted code for cheat attempts (``integrity``). Each exercise scores
+sandbox of its own (``sandbox``) as an unprivileged user. The hidden tests
+there only send what the student's functions build; the grader's executor
+takes each exercise's export out of its cell the moment the cell ends
+(``snapshot``), into a folder no sandbox can write. A separate, sandboxed
+process that runs no student code verifies that snapshot against the
+reference (``verify``), and a static scan reads the submitted code for
+cheat attempts (``integrity``). Each exercise scores
 the lesser of nbgrader's in-kernel result and the verification, and nothing
 for a cheat; the gradebook and the feedback get those final points.
 
@@ -15,23 +18,26 @@ exception that stops the class's grading.
 """
 
 import contextlib
+import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from autograder import course, integrity, notebook_notes, repair, sandbox
+from autograder import cgroups, course, integrity, notebook_notes, repair, sandbox
 from autograder.verdict import EXERCISES, Verdict
 
 # The hidden checks print "diagnosis: <tag>" for each mistake they recognise.
 DIAGNOSIS_PATTERN = re.compile(r"diagnosis: ([a-z0-9_]+)")
 _LOG_LINES_IN_REASON = 3
+_SANDBOX_NUMBERS = itertools.count()  # one unprivileged uid per kernel and verifier
+MiB = 2**20
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,33 @@ class Limits:
     """What one submission may use. Defaults are documented in the README."""
 
     cell_seconds: int = 120  # one notebook cell; a smoke fit takes ~5 s
+    # CPU seconds each kernel process may use, from each (re)start: never
+    # less than the whole submission's time on every core, so only a runaway
+    # that outlives its interrupts meets it.
+    cpu_seconds: int = 600 * (os.cpu_count() or 1)
     submission_seconds: int = 600  # one whole submission, feedback included
-    memory_bytes: int = 8 * 2**30  # the kernel's address space (TensorFlow maps ~2 GB)
+    memory_bytes: int = 4096 * MiB  # the kernel's resident memory, tmpfs included (peak ~1.2 GB)
+    address_space_bytes: int = 8192 * MiB  # its virtual memory (TensorFlow maps ~2 GB)
+    max_processes: int = 256  # processes and threads of one kernel (TensorFlow starts ~40)
+    max_open_files: int = 1024
+    disk_bytes: int = 512 * MiB  # each writable tmpfs (home, /tmp), and the largest file
+    cell_output_bytes: int = 4 * MiB  # all outputs of one cell, every MIME type
+    feedback_bytes: int = 16 * MiB  # one feedback page
     verify_seconds: int = 300  # loading and comparing the saved models
+    verify_memory_bytes: int = 4096 * MiB  # the verifier's resident memory (peak ~0.6 GB)
     sandbox: str = "auto"  # "auto", "bubblewrap" (required) or "none"
     threads: int = 0  # TensorFlow threads per kernel and verifier; 0: all cores
+
+    def kernel_bounds(self):
+        return sandbox.Bounds(self.memory_bytes, self.address_space_bytes,
+                              self.max_processes, self.max_open_files, self.disk_bytes,
+                              self.disk_bytes, self.disk_bytes, self.cpu_seconds,
+                              self.threads)
+
+    def verifier_bounds(self):
+        return sandbox.Bounds(self.verify_memory_bytes, self.address_space_bytes,
+                              self.max_processes, self.max_open_files, 64 * MiB,
+                              0, 64 * MiB, self.cpu_seconds, self.threads)
 
 
 @dataclass
@@ -109,42 +137,44 @@ def _grade(submission, template_root, work_dir, limits):
     problem = notebook_problem(submission.path)
     if problem:
         return GradeResult(student, "failed", problem)
-    workspace = work_dir / student
+    workspace = work_dir / student  # the grader's; no sandbox sees it whole
     course_root = course.clone_course(template_root, workspace / "course")
     graded_copy = course.submit(course_root, student, submission.path)
     source_notebook = course_root / "source" / course.ASSIGNMENT / course.NOTEBOOK
     repair.repair_file(graded_copy, source_notebook)
     handed_in = nbformat.read(submission.path, as_version=4)  # for the scan and the notes
-    places = _kernel_places(course_root, student, workspace)
     sandboxed, _ = sandbox.isolation(limits.sandbox)
-    sandbox.write_kernelspec(workspace / "jupyter", places, limits.memory_bytes, sandboxed,
-                             limits.threads)
-    course.use_kernel(course_root, sandbox.KERNEL_NAME, places.connection_file)
-    deadline = time.monotonic() + limits.submission_seconds
+    snapshot_dir = workspace / "snapshot"
+    snapshot_dir.mkdir()
     phases = Phases()
-    try:
-        with phases("autograde"):
-            course.run_nbgrader(course_root, "autograde", course.ASSIGNMENT,
-                                f"--student={student}", "--force",
-                                timeout=limits.submission_seconds,
-                                extra_environment={"JUPYTER_PATH": str(workspace / "jupyter")})
-            in_kernel = course.scores(course_root, student)
-        with phases("verify"):
-            verdicts = _verify(places.export_dir, workspace / "verdicts.json", limits)
-        with phases("scan"):
-            flags = integrity.scan(handed_in)
-        scores = final_scores(in_kernel, verdicts, flags, course.max_scores(course_root))
-        course.set_scores(course_root, student, scores)
-        autograded = course.autograded_notebook(course_root, student)
-        _write_verdicts_into(autograded, verdicts, flags)
-        with phases("feedback"):
-            feedback, feedback_problem = _feedback(course_root, student, deadline)
-    except subprocess.TimeoutExpired:
-        return GradeResult(student, "failed",
-                           f"grading took longer than {limits.submission_seconds} s "
-                           "(the per-submission cap); is a loop left running?")
-    except course.NbgraderError as error:
-        return GradeResult(student, "failed", _short_log(error))
+    with _kernel_sandbox(course_root, workspace, limits, sandboxed, snapshot_dir) as memory:
+        try:
+            with phases("autograde"):
+                deadline = time.monotonic() + limits.submission_seconds
+                course.run_nbgrader(course_root, "autograde", course.ASSIGNMENT,
+                                    f"--student={student}", "--force",
+                                    timeout=limits.submission_seconds,
+                                    extra_environment={"JUPYTER_PATH": str(workspace / "jupyter")})
+                in_kernel = course.scores(course_root, student)
+        except subprocess.TimeoutExpired:
+            return GradeResult(student, "failed",
+                               f"grading took longer than {limits.submission_seconds} s "
+                               "(the per-submission cap); is a loop left running?")
+        except course.NbgraderError as error:
+            return GradeResult(student, "failed", _short_log(error))
+        memory_note = ("the kernel was stopped for using more than "
+                       f"{limits.memory_bytes // MiB} MiB of memory (--memory-limit)"
+                       if memory() else "")
+    with phases("verify"):
+        verdicts = verify_snapshot(snapshot_dir, limits, sandboxed)
+    with phases("scan"):
+        flags = integrity.scan(handed_in)
+    scores = final_scores(in_kernel, verdicts, flags, course.max_scores(course_root))
+    course.set_scores(course_root, student, scores)
+    autograded = course.autograded_notebook(course_root, student)
+    _write_verdicts_into(autograded, verdicts, flags)
+    with phases("feedback"):
+        feedback, feedback_problem = _feedback(course_root, student, deadline, limits)
     messages, diagnoses = failures_in(autograded, scores)
     for exercise, verdict in verdicts.items():
         if exercise in scores and not verdict.passed:
@@ -153,7 +183,7 @@ def _grade(submission, template_root, work_dir, limits):
     for exercise in integrity.affected_scores(flags):
         messages[exercise] = "0 points for a cheat attempt (see the flags)"
     flag_lines = flag_summary(in_kernel, verdicts, flags)
-    notes = [note for note in (submission.note, feedback_problem) if note]
+    notes = [note for note in (submission.note, memory_note, feedback_problem) if note]
     notes += notebook_notes.test_cell_changes(
         handed_in, nbformat.read(source_notebook, as_version=4))
     notes += notebook_notes.cell_faults(nbformat.read(autograded, as_version=4))
@@ -161,6 +191,38 @@ def _grade(submission, template_root, work_dir, limits):
                         *notes, *flag_lines])
     return GradeResult(student, "graded", reason, scores, diagnoses, messages, flag_lines,
                        phases=phases.seconds, feedback=feedback, autograded=autograded)
+
+
+@contextlib.contextmanager
+def _kernel_sandbox(course_root, workspace, limits, sandboxed, snapshot_dir):
+    """Sets up the submission's kernel: places, cgroup, kernelspec, executor settings.
+
+    Yields a function that tells whether the kernel hit its memory cap; the
+    cgroup, and anything left in it, is removed on the way out.
+    """
+    data_dir = Path(course.grading_environment()["SIGNS_DATA_DIR"])
+    places = sandbox.KernelPlaces(
+        runtime_dir=workspace / "runtime", sockets_dir=workspace / "sockets",
+        release_dir=course_root / "release" / course.ASSIGNMENT, data_dir=data_dir,
+        data_files=tuple(name for name in course.NOTEBOOK_DATA if (data_dir / name).is_file()))
+    uid = sandbox.sandbox_uid(next(_SANDBOX_NUMBERS))
+    cgroup = _cgroup("kernel", limits.memory_bytes, limits.max_processes)
+    try:
+        sandbox.write_kernelspec(workspace / "jupyter", places, limits.kernel_bounds(),
+                                 sandboxed, uid, cgroup)
+        course.use_kernel(course_root, sandbox.KERNEL_NAME, places, uid,
+                          snapshot_dir, limits.cell_output_bytes, limits.cpu_seconds)
+        yield (lambda: cgroup is not None and cgroup.memory_exceeded())
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
+
+
+def _cgroup(role, memory_bytes, max_processes):
+    """A cgroup for one sandboxed process tree, or None where none can be made."""
+    if cgroups.cgroup_problem():
+        return None
+    return cgroups.Cgroup(role, memory_bytes, max_processes)
 
 
 class Phases:
@@ -178,40 +240,106 @@ class Phases:
             self.seconds[name] = round(time.perf_counter() - started, 2)
 
 
-def _feedback(course_root, student, deadline):
+def _feedback(course_root, student, deadline, limits):
     """(feedback page, "") or (None, why): a grade stands without its feedback."""
     try:
-        return course.generate_feedback(
-            course_root, student, timeout=max(1.0, deadline - time.monotonic())), ""
+        page = course.generate_feedback(
+            course_root, student, timeout=max(1.0, deadline - time.monotonic()))
     except course.NbgraderError as error:
         return None, f"no feedback page: {_short_log(error)}"
+    except subprocess.TimeoutExpired:
+        return None, ("no feedback page: it was not made within the per-submission "
+                      "time (--submission-timeout)")
+    size = page.stat().st_size
+    if size > limits.feedback_bytes:
+        page.write_text(TOO_LARGE_PAGE.format(size=size / MiB, limit=limits.feedback_bytes / MiB))
+        return page, (f"the feedback page was {size / MiB:.0f} MiB, over the "
+                      f"{limits.feedback_bytes / MiB:.0f} MiB limit, and was replaced by a note")
+    return page, ""
 
 
-def _kernel_places(course_root, student, workspace):
-    data_dir = Path(course.grading_environment()["SIGNS_DATA_DIR"])
-    return sandbox.KernelPlaces(
-        notebook_dir=course.autograded_notebook(course_root, student).parent,
-        export_dir=workspace / "exports", runtime_dir=workspace / "runtime",
-        data_dir=data_dir,
-        data_files=tuple(name for name in course.NOTEBOOK_DATA if (data_dir / name).is_file()),
-    )
+TOO_LARGE_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Feedback</title></head><body>
+<p>Your feedback page came to {size:.0f} MiB, over the grader's {limit:.0f} MiB limit,
+because of what your notebook printed or displayed. Your points are not affected;
+ask the course staff for your scores.</p></body></html>
+"""
 
 
-def _verify(export_dir, out_path, limits):
-    """Runs the verifier in a process of its own; returns exercise -> Verdict."""
+def verify_snapshot(snapshot_dir, limits, sandboxed=True):
+    """Verifies a submission's snapshot in sandboxed processes; exercise -> Verdict.
+
+    The verifier prints one verdict per line, as it finishes each exercise.
+    If it dies (a crash, the memory cap, the time cap) on an exercise, the
+    verdicts it had printed stand, that exercise fails with the reason, and
+    a fresh verifier takes the exercises left.
+    """
+    verdicts, remaining = {}, list(EXERCISES)
+    deadline = time.monotonic() + limits.verify_seconds
+    while remaining:
+        outcome, found = _run_verifier(snapshot_dir, remaining, limits, sandboxed,
+                                       max(1.0, deadline - time.monotonic()))
+        verdicts.update(found)
+        remaining = [exercise for exercise in remaining if exercise not in found]
+        if not remaining:
+            break
+        failed = remaining.pop(0)  # the one it was on when it stopped
+        verdicts[failed] = Verdict(failed, False, f"the grader could not verify {failed}: "
+                                   f"its verifier {outcome}.")
+        if time.monotonic() >= deadline:
+            for exercise in remaining:
+                verdicts[exercise] = Verdict(exercise, False, "the grader ran out of time "
+                                             f"({limits.verify_seconds} s) to verify it.")
+            break
+    return {exercise: verdicts[exercise] for exercise in EXERCISES}
+
+
+def _run_verifier(snapshot_dir, exercises, limits, sandboxed, timeout):
+    """(how it ended, the verdicts it printed) for one verifier process."""
+    uid = sandbox.sandbox_uid(next(_SANDBOX_NUMBERS))
+    bounds = limits.verifier_bounds()
+    cgroup = _cgroup("verifier", bounds.memory_bytes, bounds.max_processes)
+    # Its output goes to a file of the grader's that it reaches only through
+    # its standard output, so RLIMIT_FSIZE bounds it.
+    output_path = Path(snapshot_dir).parent / f"verdicts-{uid}.jsonl"
     try:
-        subprocess.run([sys.executable, "-m", "autograder.verify", str(export_dir),
-                        "--out", str(out_path)],
-                       env={**course.grading_environment(),
-                            **sandbox.thread_environment(limits.threads)},
-                       capture_output=True, text=True, timeout=limits.verify_seconds,
-                       check=True)
-        return {name: Verdict(**fields)
-                for name, fields in json.loads(out_path.read_text()).items()}
-    except (subprocess.SubprocessError, OSError, ValueError, TypeError) as error:
-        detail = getattr(error, "stderr", "") or str(error)
-        message = f"the verifier failed: {detail.strip().splitlines()[-1:] or [type(error).__name__]}"
-        return {name: Verdict(name, False, message) for name in EXERCISES}
+        with open(output_path, "w+b") as output:
+            try:
+                process = subprocess.run(
+                    sandbox.verifier_command(snapshot_dir, exercises, bounds, uid, cgroup,
+                                             sandboxed),
+                    stdout=output, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                    env={"PATH": "/usr/bin:/bin"}, timeout=timeout)
+                outcome = ("stopped unexpectedly" if process.returncode else "gave no verdict")
+            except subprocess.TimeoutExpired:
+                outcome = f"took longer than {limits.verify_seconds} s"
+            if cgroup is not None and cgroup.memory_exceeded():
+                outcome = f"used more than {bounds.memory_bytes // MiB} MiB of memory"
+            output.seek(0)
+            text = output.read(bounds.max_file_bytes).decode("utf-8", errors="replace")
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
+        output_path.unlink(missing_ok=True)
+    return outcome, _verdict_lines(text, exercises)
+
+
+def _verdict_lines(text, exercises):
+    """The well-formed verdicts in the verifier's output, for `exercises` only."""
+    found = {}
+    for line in text.splitlines():
+        try:
+            fields = json.loads(line)
+            verdict = Verdict(**fields)
+        except (ValueError, TypeError):
+            continue
+        well_formed = (isinstance(verdict.passed, bool) and isinstance(verdict.message, str)
+                       and all(isinstance(tag, str) for tag in
+                               [*verdict.diagnoses, *verdict.flags]))
+        if well_formed and verdict.exercise in exercises and verdict.exercise not in found:
+            verdict.message = verdict.message[:20_000]
+            found[verdict.exercise] = verdict
+    return found
 
 
 def final_scores(in_kernel, verdicts, flags, max_scores):

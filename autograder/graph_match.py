@@ -20,6 +20,8 @@ from collections import Counter
 
 from keras import layers
 
+from autograder.kernel.graph_walk import nodes_in_order, producer
+
 # Weighted kinds we know how to pair. Other layers holding weights are refused:
 # copying weights we don't understand could let a wrong model pass silently.
 SUPPORTED_KINDS = {
@@ -144,31 +146,6 @@ class _WeightedGraph:
 def _inputs_first(neighbour):
     """Sort key for mixed vertex numbers and ("input", i) tuples."""
     return (0, neighbour[1]) if isinstance(neighbour, tuple) else (1, neighbour)
-
-
-def producer(tensor):
-    """The Node (one call of an operation) that produced a KerasTensor."""
-    operation, node_index, _ = tensor._keras_history
-    return operation._inbound_nodes[node_index]
-
-
-def nodes_in_order(outputs, inputs):
-    """Every call upstream of ``outputs`` (ids of ``inputs`` stop the walk),
-    each listed after its own inputs' calls. Iterative, because ResNet-50 with
-    its weightless ops is deep enough to worry Python's recursion limit."""
-    order, done, stack = [], set(), [(t, False) for t in reversed(outputs)]
-    while stack:
-        tensor, expanded = stack.pop()
-        node = None if id(tensor) in inputs else producer(tensor)
-        if node is None or id(node) in done:
-            continue
-        if expanded:
-            done.add(id(node))
-            order.append(node)
-        else:
-            stack.append((tensor, True))
-            stack.extend((t, False) for t in reversed(node.input_tensors))
-    return order
 
 
 def _weighted_kind(operation):

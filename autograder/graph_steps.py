@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from autograder.graph_match import producer
+from autograder.kernel.graph_walk import producer
 
 # Weightless layers recognised by class, because running them on probe values
 # says less than their attributes (padding, window, stride).

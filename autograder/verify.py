@@ -7,9 +7,13 @@ classes), and compares each model with the reference, sharing weights
 (``comparison``). A failed exercise is then diagnosed from the same files.
 Nothing the student's kernel printed, patched or claimed enters a verdict.
 
-Command line, as the grader runs it after nbgrader::
+Command line, as the grader runs it after nbgrader, in a sandbox of its
+own (``sandbox.verifier_command``)::
 
-    python -m autograder.verify EXPORT_DIR --out verdicts.json
+    python -m autograder.verify SNAPSHOT_DIR [EXERCISE ...]
+
+It prints each exercise's verdict as one line of JSON as soon as it is
+decided, so a crash on one exercise costs nothing already verified.
 """
 
 import argparse
@@ -22,8 +26,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from autograder import comparison, diagnostics, exporter, reference
+from autograder import comparison, diagnostics, reference, saved_models, snapshot
 from autograder.comparison import GradingFailure
+from autograder.export_schema import ExportRejected
+from autograder.kernel import exporter
 from autograder.verdict import EXERCISES, Verdict
 
 __all__ = ["EXERCISES", "Verdict", "VerificationFailure", "verify_exercise", "verify_all"]
@@ -45,7 +51,8 @@ def verify_exercise(export_root, exercise):
     """Verifies the models one exercise saved under `export_root`.
 
     Args:
-        export_root: the folder the kernel's GRADING_EXPORT_DIR pointed to.
+        export_root: the grader's snapshot of a submission's exports
+            (``snapshot``), or a folder the exporter wrote with export_dir.
         exercise: one of EXERCISES.
 
     Returns:
@@ -94,7 +101,10 @@ def load_saved(folder, stem, exercise, configuration):
         raise NothingSaved(f"{exercise} {configuration}: nothing was saved. "
                              f"{_why_nothing(folder)}")
     try:
-        return exporter.read_model(path)
+        return saved_models.read_model(path)
+    except ExportRejected as refused:
+        raise GradingFailure(f"{exercise} {configuration}: the grader refused your model: "
+                             f"{refused}") from None
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0][:300]
         raise GradingFailure(
@@ -105,9 +115,13 @@ def load_saved(folder, stem, exercise, configuration):
 
 
 def _why_nothing(folder):
-    """What the exporter's manifest says went wrong, or the likely reason."""
+    """Why the grader refused the export, what its manifest says went wrong,
+    or the likely reason."""
+    refused = snapshot.refusal(folder)
+    if refused:
+        return f"The grader refused what the hidden test sent: {refused[:300]}."
     try:
-        manifest = json.loads((Path(folder) / exporter.MANIFEST).read_text())
+        manifest = json.loads(saved_models.read_text(Path(folder) / exporter.MANIFEST))
         error = str(manifest.get("error", ""))[:500]
     except (OSError, ValueError, AttributeError):
         error = ""
@@ -170,13 +184,19 @@ def _check_input(model, input_shape, exercise, configuration):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("export_dir", type=Path, help="the folder the kernel saved into")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
+    parser.add_argument("snapshot_dir", type=Path,
+                        help="the grader's snapshot of a submission's exports")
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE",
+                        help=f"exercises to verify, in order (default: {', '.join(EXERCISES)})")
     args = parser.parse_args(argv)
-    if not args.export_dir.is_dir():
-        parser.error(f"export_dir {args.export_dir} is not a folder")
-    verdicts = {name: dataclasses.asdict(v) for name, v in verify_all(args.export_dir).items()}
-    args.out.write_text(json.dumps(verdicts, indent=1))
+    if not args.snapshot_dir.is_dir():
+        parser.error(f"snapshot_dir {args.snapshot_dir} is not a folder")
+    for exercise in args.exercises:
+        if exercise not in EXERCISES:
+            parser.error(f"exercise must be one of {', '.join(EXERCISES)}, received {exercise!r}")
+    for exercise in args.exercises or EXERCISES:
+        verdict = verify_exercise(args.snapshot_dir, exercise)
+        print(json.dumps(dataclasses.asdict(verdict)), flush=True)
     return 0
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from autograder import course
+from autograder import cli, course, grading
 
 
 def run_cli(*args):
@@ -21,11 +21,14 @@ def test_every_command_has_help(command):
 
 
 def test_grade_documents_its_limits():
-    """Does `grade --help` state the default timeouts, memory cap, sandbox and
-    the workers default?"""
+    """Does `grade --help` state every limit's option with its default, the
+    sandbox and the workers default?"""
     text = " ".join(run_cli("grade", "--help").stdout.split())  # undo line wrapping
-    assert "default 120" in text and "default 600" in text and "number of cores" in text
-    assert "default 8192" in text and "default auto" in text
+    assert "number of cores" in text and "default auto" in text
+    assert "(default 4096 MiB)" in text and "(default 8192 MiB)" in text
+    for flag, field, unit, _ in cli.LIMIT_OPTIONS:
+        default = getattr(grading.Limits(), field) // cli._UNIT_SCALE[unit]
+        assert f"{flag} " in text and f"(default {default}" in text, flag
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "two"])
@@ -36,8 +39,9 @@ def test_bad_worker_count_is_named(value, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("option, value", [("--memory-limit", "0"),
-                                           ("--sandbox", "docker")])
+@pytest.mark.parametrize("option, value", [
+    *((flag, "0") for flag, *_ in cli.LIMIT_OPTIONS), ("--disk-limit", "lots"),
+    ("--sandbox", "docker")])
 def test_bad_limit_is_named(option, value, tmp_path):
     """Is a bad memory limit or sandbox mode refused with the value named?"""
     result = run_cli("grade", str(tmp_path), "--out", str(tmp_path / "out"), option, value)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from nbformat import v4
 
-from autograder import course, grading, gradescope
+from autograder import course, gradescope, grading, sandbox
 
 # The field names Gradescope's autograder specification defines.
 SPEC_TOP_LEVEL_FIELDS = {
@@ -148,6 +148,46 @@ def test_solution_scores_full_marks(graded_solution):
     for test in tests.values():
         assert (test["score"], test["output"], test["status"], test["visibility"]) == (
             test["max_score"], "Passed", "passed", "after_published")
+
+
+def test_an_attack_on_results_and_the_grader_is_held(package, tmp_path):
+    """Does a submission that writes results.json, edits the grader and the venv,
+    still get its honest score, with the grader's files unchanged and the
+    isolation that ran named in the output?"""
+    root = autograder_root(package, tmp_path)
+    notebook = v4.reads((course.SOURCE_ASSIGNMENT / course.NOTEBOOK).read_text())
+    attack = ("import glob, json\n"
+              f"for path in [{str(root / 'results' / 'results.json')!r},\n"
+              "             '/autograder/results/results.json']:\n"
+              "    try:\n"
+              "        json.dump({'score': 100, 'output': 'forged'}, open(path, 'w'))\n"
+              "    except OSError:\n"
+              "        pass\n"
+              f"for path in glob.glob({str(root / 'source' / 'autograder') + '/*.py'!r}) + \\\n"
+              f"        [{sys.executable!r}, '/autograder/source/autograder/grading.py']:\n"
+              "    try:\n"
+              "        open(path, 'a').write('# owned')\n"
+              "    except OSError:\n"
+              "        pass\n")
+    last = max(i for i, cell in enumerate(notebook.cells)
+               if cell.metadata.get("nbgrader", {}).get("grade_id") == "ResNet50")
+    notebook.cells.insert(last + 1, v4.new_code_cell(attack))
+    (root / "submission" / course.NOTEBOOK).write_text(v4.writes(notebook))
+    grader = sorted((root / "source" / "autograder").rglob("*.py"))
+    before = {path: path.read_bytes() for path in [*grader, Path(sys.executable).resolve()]}
+    results = run_autograder(root)
+    assert results["score"] == 10 and "forged" not in results["output"]
+    assert "Isolation: your notebook ran" in results["output"]
+    assert {path: path.read_bytes() for path in before} == before
+
+
+def test_setup_installs_the_sandbox_and_its_user(package):
+    """Does setup.sh install bubblewrap and make the unprivileged user whose uid
+    the grader's first kernel runs as?"""
+    with zipfile.ZipFile(package) as archive:
+        setup = archive.read("setup.sh").decode()
+    assert "apt-get install -y bubblewrap" in setup
+    assert f"--uid {sandbox.FIRST_SANDBOX_UID} autograder-student" in setup
 
 
 def test_corrupt_notebook_scores_zero_and_says_why(package, tmp_path):

@@ -12,7 +12,8 @@ import keras
 import pytest
 from keras import layers
 
-from autograder import course, exporter, reference, verify
+from autograder import course, reference, verify
+from autograder.kernel import exporter
 from tests import block_variants as variants
 
 
@@ -64,12 +65,12 @@ def test_a_wrong_block_fails_with_its_diagnosis(export_root):
 
 
 def test_a_lambda_layer_is_refused_without_running_it(export_root):
-    """Is a Lambda layer refused by safe mode, with advice, rather than run?"""
+    """Is a Lambda layer refused before Keras sees it, with advice, rather than run?"""
     exporter.export_identity_block(variants.identity_with_lambda_relu,
                                    export_dir=export_root)
     verdict = verify.verify_exercise(export_root, "identity_block")
     assert not verdict.passed
-    assert "could not load your model without running your code" in verdict.message
+    assert "the grader refused your model" in verdict.message
     assert "Lambda" in verdict.message
 
 
@@ -80,7 +81,7 @@ def test_a_corrupt_file_is_a_failure_not_a_crash(export_root):
         b"not JSON")
     verdict = verify.verify_exercise(export_root, "identity_block")
     assert not verdict.passed
-    assert "could not load your model" in verdict.message
+    assert "the grader refused your model" in verdict.message and "JSON" in verdict.message
 
 
 def test_keras_applications_resnet50_earns_nothing_and_is_flagged(export_root):
@@ -102,43 +103,52 @@ def test_a_block_with_the_wrong_input_shape_fails(export_root):
     folder = export_root / "identity_block"
     folder.mkdir(parents=True)
     wrong = keras.Input(shape=(3, 3, 8))
-    exporter.write_model(keras.Model(wrong, layers.ReLU()(wrong)),
-                         folder / f"case0{exporter.MODEL_SUFFIX}")
+    (folder / f"case0{exporter.MODEL_SUFFIX}").write_text(
+        exporter.model_json(keras.Model(wrong, layers.ReLU()(wrong))))
     verdict = verify.verify_exercise(export_root, "identity_block")
     assert "takes inputs of shape" in verdict.message
 
 
-def test_outside_grading_the_hidden_test_verifies_on_the_spot(monkeypatch, capsys):
-    """Run by an instructor (no export folder set), does the hidden test verify
-    right away and fail a wrong block there?"""
-    monkeypatch.delenv(exporter.EXPORT_DIR_VARIABLE, raising=False)
-    exporter.export_identity_block(reference.identity_block)
-    assert "matches the reference" in capsys.readouterr().out
-    with pytest.raises(verify.VerificationFailure, match="shortcut_after_relu"):
-        exporter.export_identity_block(variants.identity_shortcut_after_relu)
-
-
-def test_during_grading_the_hidden_test_only_saves(monkeypatch, export_root, capsys):
-    """With GRADING_EXPORT_DIR set, does a wrong block pass the in-kernel test
-    (it only saves) and leave its verdict to the verifier?"""
-    monkeypatch.setenv(exporter.EXPORT_DIR_VARIABLE, str(export_root))
+def test_outside_grading_the_hidden_test_only_builds(monkeypatch, capsys):
+    """Run by an instructor (no grading channel), does the hidden test build the
+    models, say that the grader verifies them, and send nothing?"""
+    monkeypatch.delenv(exporter.CHANNEL_VARIABLE, raising=False)
+    sent = []
+    monkeypatch.setattr(exporter, "publish_display_data", sent.append)
     exporter.export_identity_block(variants.identity_shortcut_after_relu)
-    assert "saved for verification" in capsys.readouterr().out
-    assert (export_root / "identity_block" / f"case0{exporter.MODEL_SUFFIX}").is_file()
+    assert "the grader verifies it" in capsys.readouterr().out
+    assert sent == []
 
 
-def test_command_line_writes_every_verdict(export_root, tmp_path):
-    """Does `python -m autograder.verify` write one verdict per exercise as JSON,
-    and reject a missing folder by name?"""
+def test_during_grading_the_hidden_test_sends_one_export(monkeypatch):
+    """With the grading channel set, does the hidden test send every model as one
+    display message of the export MIME type, a wrong block included?"""
+    monkeypatch.setenv(exporter.CHANNEL_VARIABLE, "display")
+    sent = []
+    monkeypatch.setattr(exporter, "publish_display_data", sent.append)
+    exporter.export_identity_block(variants.identity_shortcut_after_relu)
+    (bundle,) = sent
+    payload = bundle[exporter.EXPORT_MIME]
+    assert payload["exercise"] == "identity_block"
+    assert f"case0{exporter.MODEL_SUFFIX}" in payload["files"]
+    assert exporter.MANIFEST in payload["files"]
+
+
+def test_command_line_prints_a_verdict_per_exercise(export_root, tmp_path):
+    """Does `python -m autograder.verify` print one verdict per exercise, a line of
+    JSON each, in the order asked, and reject a missing folder and a bad exercise
+    by name?"""
     exporter.export_identity_block(reference.identity_block, export_dir=export_root)
-    out = tmp_path / "verdicts.json"
-    subprocess.run([sys.executable, "-m", "autograder.verify", str(export_root),
-                    "--out", str(out)], check=True, env=course.grading_environment())
-    verdicts = json.loads(out.read_text())
-    assert list(verdicts) == list(verify.EXERCISES)
-    assert verdicts["identity_block"]["passed"] is True
-    assert verdicts["ResNet50"]["flags"] == ["nothing_saved"]
-    missing = subprocess.run([sys.executable, "-m", "autograder.verify",
-                              str(tmp_path / "nowhere"), "--out", str(out)],
-                             capture_output=True, text=True, env=course.grading_environment())
-    assert missing.returncode == 2 and "nowhere" in missing.stderr
+    run = subprocess.run([sys.executable, "-m", "autograder.verify", str(export_root),
+                          "ResNet50", "identity_block"], check=True, capture_output=True,
+                         text=True, env=course.grading_environment())
+    verdicts = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [v["exercise"] for v in verdicts] == ["ResNet50", "identity_block"]
+    assert verdicts[1]["passed"] is True
+    assert verdicts[0]["flags"] == ["nothing_saved"]
+    for bad, named in ((str(tmp_path / "nowhere"), "nowhere"), (str(export_root), "'ResNet5")):
+        args = [bad, "ResNet5"] if named == "'ResNet5" else [bad]
+        refused = subprocess.run([sys.executable, "-m", "autograder.verify", *args],
+                                 capture_output=True, text=True,
+                                 env=course.grading_environment())
+        assert refused.returncode == 2 and named in refused.stderr

@@ -1,35 +1,42 @@
-"""Build what each graded exercise produces and save it for the verifier.
+"""Build what each graded exercise produces and hand it to the grader.
 
-This is the only grader code that runs in the student's kernel. The hidden
-test cells call it, one line each. It calls the student's function on fixed
-configurations, wraps each result in a Keras model and saves its
-architecture (``write_model``). A separate process that never runs student
-code (``verify``) rebuilds the models in Keras' safe mode and compares them
-with the reference. So no verdict rests on anything that ran here: a student
-who patches NumPy, swallows exceptions or blanks these cells can only stop
-files from being written, and a missing file scores nothing.
+This is the grader code that runs in the student's kernel. The hidden test
+cells call it, one line each. It calls the student's function on fixed
+configurations, wraps each result in a Keras model and serialises its
+architecture, Keras' JSON config without weights. During grading the
+architectures leave the kernel in one display message per exercise, with a
+MIME type of their own (``EXPORT_MIME``); the grader's executor, outside the
+sandbox, takes that message out of the graded cell the moment the cell
+finishes (``autograder.snapshot``). Nothing is read back from the kernel's
+files, and nothing it sends later can change what is verified.
 
-It imports no reference and no checks, only Keras and the graph readers of
-``anatomy``, so the sandbox can give the kernel these few files and nothing
-else of the grader. When the hidden tests run outside grading (an instructor
-running the source notebook), there is no export folder to fill, and the
-files are verified on the spot instead.
+A separate process that never runs student code (``autograder.verify``)
+rebuilds the models and compares them with the reference, so no verdict
+rests on anything that ran here: a student who patches this module can at
+most send a model of their own making, which is verified like any other.
+
+Outside grading (no ``channel.CHANNEL_VARIABLE`` in the environment, e.g. an
+instructor running the source notebook) the models are built and thrown
+away; ``export_dir`` writes them to a folder instead, for the in-process
+checks and the tests.
 """
 
 import gc
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import keras
+from IPython.display import publish_display_data
 
-from autograder.anatomy import tensors_built_before
-
-EXPORT_DIR_VARIABLE = "GRADING_EXPORT_DIR"  # set by the grader for the sandboxed kernel
-MANIFEST = "export.json"
-MODEL_SUFFIX = ".model.json"  # a model the student's function built
-PARTIAL_SUFFIX = ".partial.json"  # what a block built before it raised
+from autograder.kernel.channel import (
+    CHANNEL_VARIABLE,
+    EXPORT_MIME,
+    MANIFEST,
+    MODEL_SUFFIX,
+    PARTIAL_SUFFIX,
+)
+from autograder.kernel.graph_walk import tensors_built_before
 
 # Configurations the student's blocks are compared with the reference on:
 # (input shape, f, filters) and (input shape, f, filters, s).
@@ -60,24 +67,14 @@ RESNET50_INPUT_SHAPE = (64, 64, 3)
 RESNET50_CLASSES = 6
 
 
-def write_model(model, path):
-    """Saves a model's architecture, Keras' JSON config, without its weights.
+def model_json(model):
+    """A model's architecture, Keras' JSON config, without its weights.
 
     The verifier gives every model the reference's weights before comparing,
     so the student's own weights are never read; leaving them out spares
-    writing and reading 95 MB per ResNet-50.
+    sending 95 MB per ResNet-50.
     """
-    Path(path).write_text(model.to_json())
-
-
-def read_model(path):
-    """Rebuilds a model write_model saved, in Keras' safe mode.
-
-    Safe mode refuses to deserialise Python code (Lambda layers, custom
-    classes), so no code the student wrote runs here.
-    """
-    config = json.loads(Path(path).read_text())
-    return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    return model.to_json()
 
 
 class ExportFailure(AssertionError):
@@ -152,56 +149,47 @@ def _call_student(build, exercise, configuration):
 
 
 class _Exercise:
-    """Saves one exercise's models and a manifest of what was saved."""
+    """Collects one exercise's models and a manifest, then delivers them."""
 
     def __init__(self, name, export_dir):
         self.name = name
-        self.verify_here = export_dir is None and EXPORT_DIR_VARIABLE not in os.environ
-        if self.verify_here:
-            self._scratch = tempfile.TemporaryDirectory(prefix="export-")
-            export_dir = self._scratch.name
-        elif export_dir is None:
-            export_dir = os.environ[EXPORT_DIR_VARIABLE]
-        self.folder = Path(export_dir) / name
+        self.export_dir = export_dir
+        self.files = {}  # file name -> text, as the verifier reads them
         self.saved, self.partial = [], []
 
     def __enter__(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # A rerun must not leave stale models behind, whole or partial.
-        for pattern in (f"*{MODEL_SUFFIX}", f"*{PARTIAL_SUFFIX}"):
-            for old in self.folder.glob(pattern):
-                old.unlink()
         return self
 
     def __exit__(self, error_type, error, traceback):
         __tracebackhide__ = True
         manifest = {"exercise": self.name, "saved": self.saved, "partial": self.partial,
                     "error": "" if error is None else f"{error_type.__name__}: {error}"}
-        (self.folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        self.files[MANIFEST] = json.dumps(manifest, indent=1)
+        self._deliver()
         if error is None:
-            if self.verify_here:
-                self._verify()
-            else:
-                print(f"{self.name}: built and saved for verification.")
-        if self.verify_here:
-            self._scratch.cleanup()
+            print(f"{self.name}: built; the grader verifies it.")
         # Keras models are reference cycles, which Python frees only when its
         # cycle collector next runs; a ResNet-50 is 0.1 GB that the training
         # in the notebook's next cells would otherwise add to.
         gc.collect()
         return False
 
-    def _verify(self):
-        __tracebackhide__ = True
-        from autograder import verify  # the grader's side, only outside grading
-
-        verdict = verify.verify_exercise(self.folder.parent, self.name)
-        if not verdict.passed:
-            raise verify.VerificationFailure(verdict.message)
-        print(verdict.message)
+    def _deliver(self):
+        if self.export_dir is not None:
+            folder = Path(self.export_dir) / self.name
+            folder.mkdir(parents=True, exist_ok=True)
+            # A rerun must not leave stale models behind, whole or partial.
+            for pattern in (f"*{MODEL_SUFFIX}", f"*{PARTIAL_SUFFIX}"):
+                for old in folder.glob(pattern):
+                    old.unlink()
+            for name, text in self.files.items():
+                (folder / name).write_text(text)
+        elif os.environ.get(CHANNEL_VARIABLE) == "display":
+            publish_display_data({EXPORT_MIME: {"exercise": self.name,
+                                                "files": self.files}})
 
     def save(self, stem, model):
-        write_model(model, self.folder / f"{stem}{MODEL_SUFFIX}")
+        self.files[f"{stem}{MODEL_SUFFIX}"] = model_json(model)
         self.saved.append(stem)
 
     def save_block(self, stem, block, case, keep_partial):
@@ -229,8 +217,7 @@ class _Exercise:
         if not ends:
             return
         try:
-            write_model(keras.Model(block_input, ends),
-                        self.folder / f"{stem}{PARTIAL_SUFFIX}")
+            self.files[f"{stem}{PARTIAL_SUFFIX}"] = model_json(keras.Model(block_input, ends))
         except Exception:  # a hint is a bonus: it must never stand in grading's way
             return
         self.partial.append(stem)
