@@ -369,9 +369,9 @@ def verifier_command(snapshot_dir, exercises, bounds, uid, cgroup=None, sandboxe
         return [*prepare, "env", "-i", *(f"{k}={v}" for k, v in environment.items()),
                 sys.executable, *verifier[1:]]
     made = {"/tmp", "/usr", "/proc", "/dev"}
-    arguments = [*_namespace_arguments(seccomp_file), *_system_arguments(made),
+    arguments = [*_namespace_arguments(seccomp_file),
                  "--size", str(bounds.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-                 *_bind("--ro-bind", GRADER_ROOT, f"{INSIDE_GRADER}/autograder", made),
+                 *_system_arguments(made), *_bind("--ro-bind", GRADER_ROOT, f"{INSIDE_GRADER}/autograder", made),
                  *_bind("--ro-bind", snapshot_dir, "/snapshot", made), "--chdir", "/tmp",
                  "--clearenv"]
     for key, value in environment.items():
@@ -436,13 +436,15 @@ def _bind(option, source, destination, made):
 def _bubblewrap_arguments(places, bounds, uid):
     made = {"/tmp", "/usr", "/proc", "/dev", INSIDE_HOME, INSIDE_WORKDIR}
     seccomp_file = places.runtime_dir / "seccomp.bpf" if seccomp.supported() else None
-    arguments = [*_namespace_arguments(seccomp_file), *_system_arguments(made),
-                 *_bind("--ro-bind", places.runtime_dir / "passwd", "/etc/passwd", made),
+    # The tmpfs mounts come first: a bind under /tmp (a venv or a workspace
+    # there) made before them would be hidden by them.
+    arguments = [*_namespace_arguments(seccomp_file),
                  "--size", str(bounds.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+                 "--size", str(bounds.home_bytes), "--perms", "1777", "--tmpfs", INSIDE_HOME,
+                 "--perms", "1777", "--dir", INSIDE_WORKDIR, *_system_arguments(made),
                  # bwrap's /dev/shm is a tmpfs of half the machine: cap it too.
                  "--size", str(bounds.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm",
-                 "--size", str(bounds.home_bytes), "--perms", "1777", "--tmpfs", INSIDE_HOME,
-                 "--perms", "1777", "--dir", INSIDE_WORKDIR,
+                 *_bind("--ro-bind", places.runtime_dir / "passwd", "/etc/passwd", made),
                  *_bind("--ro-bind", KERNEL_PACKAGE, f"{INSIDE_GRADER}/autograder/kernel", made),
                  *_bind("--ro-bind", places.release_dir, INSIDE_RELEASE, made),
                  *_bind("--ro-bind", places.connection_file, places.connection_file, made),
