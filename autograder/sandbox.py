@@ -226,8 +226,7 @@ def _prepare_script(places, uid, cgroup, fresh_home, seccomp_file=None):
     the sandbox, the kernel also gets a fresh home under /tmp, filled while
     it is still the grader's and only then handed over.
     """
-    lines = [f"echo $$ > {shlex.quote(str(path))} || exit 111"
-             for path in (cgroup.procs_files if cgroup else [])]
+    lines = _join_cgroup(cgroup)
     drops = os.geteuid() == 0 if not fresh_home else can_drop_privileges()
     owner = f"{uid}:{uid}" if drops else ""
     sockets = shlex.quote(str(places.sockets_dir))
@@ -240,6 +239,12 @@ def _prepare_script(places, uid, cgroup, fresh_home, seccomp_file=None):
                   f'cp -R {shlex.quote(str(places.release_dir))}/. "$home"',
                   *([f'chown -R {owner} "$home"'] if owner else []), 'cd "$home"']
     return " && ".join(lines + [_exec(seccomp_file)])
+
+
+def _join_cgroup(cgroup):
+    """Shell steps that put the shell itself, and so all it becomes, in `cgroup`."""
+    return [f"echo $$ > {shlex.quote(str(path))} || exit 111"
+            for path in (cgroup.procs_files if cgroup else [])]
 
 
 def _exec(seccomp_file):
@@ -358,10 +363,8 @@ def verifier_command(snapshot_dir, exercises, bounds, uid, cgroup=None, sandboxe
     environment = {**thread_environment(bounds.threads), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
                    "HOME": "/tmp", "PYTHONPATH": INSIDE_GRADER, "MPLCONFIGDIR": "/tmp",
                    "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    join = [f"echo $$ > {shlex.quote(str(path))} || exit 111"
-            for path in (cgroup.procs_files if cgroup else [])]
     seccomp_file = _write_seccomp(Path(snapshot_dir).parent) if sandboxed else None
-    prepare = ["/bin/sh", "-c", " && ".join(join + [_exec(seccomp_file)]), "sh",
+    prepare = ["/bin/sh", "-c", " && ".join(_join_cgroup(cgroup) + [_exec(seccomp_file)]), "sh",
                *_rlimits(bounds, cgroup)]
     if not sandboxed:
         environment["PYTHONPATH"] = str(GRADER_ROOT.parent)
