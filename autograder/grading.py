@@ -18,7 +18,6 @@ exception that stops the class's grading.
 """
 
 import contextlib
-import itertools
 import json
 import os
 import re
@@ -36,7 +35,6 @@ from autograder.verdict import EXERCISES, Verdict
 # The hidden checks print "diagnosis: <tag>" for each mistake they recognise.
 DIAGNOSIS_PATTERN = re.compile(r"diagnosis: ([a-z0-9_]+)")
 _LOG_LINES_IN_REASON = 3
-_SANDBOX_NUMBERS = itertools.count()  # one unprivileged uid per kernel and verifier
 MiB = 2**20
 
 
@@ -205,17 +203,17 @@ def _kernel_sandbox(course_root, workspace, limits, sandboxed, snapshot_dir):
         runtime_dir=workspace / "runtime", sockets_dir=workspace / "sockets",
         release_dir=course_root / "release" / course.ASSIGNMENT, data_dir=data_dir,
         data_files=tuple(name for name in course.NOTEBOOK_DATA if (data_dir / name).is_file()))
-    uid = sandbox.sandbox_uid(next(_SANDBOX_NUMBERS))
-    cgroup = _cgroup("kernel", limits.memory_bytes, limits.max_processes)
-    try:
-        sandbox.write_kernelspec(workspace / "jupyter", places, limits.kernel_bounds(),
-                                 sandboxed, uid, cgroup)
-        course.use_kernel(course_root, sandbox.KERNEL_NAME, places, uid,
-                          snapshot_dir, limits.cell_output_bytes, limits.cpu_seconds)
-        yield (lambda: cgroup is not None and cgroup.memory_exceeded())
-    finally:
-        if cgroup is not None:
-            cgroup.remove()
+    with sandbox.claimed_uid() as uid:
+        cgroup = _cgroup("kernel", limits.memory_bytes, limits.max_processes)
+        try:
+            sandbox.write_kernelspec(workspace / "jupyter", places, limits.kernel_bounds(),
+                                     sandboxed, uid, cgroup)
+            course.use_kernel(course_root, sandbox.KERNEL_NAME, places, uid,
+                              snapshot_dir, limits.cell_output_bytes, limits.cpu_seconds)
+            yield (lambda: cgroup is not None and cgroup.memory_exceeded())
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
 
 
 def _cgroup(role, memory_bytes, max_processes):
@@ -296,7 +294,11 @@ def verify_snapshot(snapshot_dir, limits, sandboxed=True):
 
 def _run_verifier(snapshot_dir, exercises, limits, sandboxed, timeout):
     """(how it ended, the verdicts it printed) for one verifier process."""
-    uid = sandbox.sandbox_uid(next(_SANDBOX_NUMBERS))
+    with sandbox.claimed_uid() as uid:
+        return _run_verifier_as(uid, snapshot_dir, exercises, limits, sandboxed, timeout)
+
+
+def _run_verifier_as(uid, snapshot_dir, exercises, limits, sandboxed, timeout):
     bounds = limits.verifier_bounds()
     cgroup = _cgroup("verifier", bounds.memory_bytes, bounds.max_processes)
     # Its output goes to a file of the grader's that it reaches only through

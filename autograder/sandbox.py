@@ -34,6 +34,8 @@ grader is root and a working folder of its own, and ``isolation()`` says
 that it can read the host's files.
 """
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -42,6 +44,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +68,7 @@ SECCOMP_FD = 9  # the descriptor bwrap reads the seccomp filter from
 # Unprivileged uids for sandboxed processes: far above any real account, so
 # they own nothing on the host.
 FIRST_SANDBOX_UID = 2_000_000
+SANDBOX_UIDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,12 @@ def bubblewrap_problem():
             return f"{tool} is not installed"
     if os.geteuid() != 0:
         return "the grader is not root, so it cannot give the kernel a uid of its own"
-    probe = [*_namespace_arguments(), "--ro-bind", "/usr", "/usr", *_merged_usr(),
-             "--size", str(2**20), "--perms", "1777", "--tmpfs", "/tmp",
-             *_drop_privileges(FIRST_SANDBOX_UID), "/bin/true"]
     try:
-        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        with claimed_uid() as uid:
+            probe = [*_namespace_arguments(), "--ro-bind", "/usr", "/usr", *_merged_usr(),
+                     "--size", str(2**20), "--perms", "1777", "--tmpfs", "/tmp",
+                     *_drop_privileges(uid), "/bin/true"]
+            result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bwrap could not start ({error})"
     if result.returncode != 0:
@@ -172,9 +177,40 @@ def isolation(mode):
                    "root for full isolation.")
 
 
-def sandbox_uid(index):
-    """The unprivileged uid of the index-th sandbox: one per submission."""
-    return FIRST_SANDBOX_UID + index % 1_000_000
+@contextlib.contextmanager
+def claimed_uid(lock_dir=None):
+    """Yields an unprivileged uid that no other sandbox on this machine holds.
+
+    Each kernel and each verifier gets a uid of its own, claimed with an
+    exclusive lock on a file named after it, so that two grading workers, or
+    two instructors' runs on one machine, never share a uid, and so neither a
+    signal nor a file mode can reach across. The lock lasts until the block
+    ends, or until the process holding it dies: no stale claim survives a crash.
+    The lock folder is the grader's (root's /run); no kernel can see it.
+    """
+    folder = Path(lock_dir or _uid_lock_dir())
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for uid in range(FIRST_SANDBOX_UID, FIRST_SANDBOX_UID + SANDBOX_UIDS):
+        descriptor = os.open(folder / str(uid),
+                             os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(descriptor)  # releases the lock
+        return
+    raise RuntimeError(f"all {SANDBOX_UIDS} sandbox uids are in use (locks in {folder})")
+
+
+def _uid_lock_dir():
+    run = Path("/run")
+    if os.geteuid() == 0 and run.is_dir():
+        return run / "residual-networks" / "uids"
+    return Path(tempfile.gettempdir()) / f"residual-networks-uids-{os.geteuid()}"
 
 
 def write_kernelspec(jupyter_dir, places, bounds, sandboxed, uid, cgroup=None):

@@ -17,6 +17,7 @@ import pytest
 from nbformat import v4
 
 from autograder import course, gradescope, grading, sandbox
+from tests.trust_boundary_corpus import hide
 
 # The field names Gradescope's autograder specification defines.
 SPEC_TOP_LEVEL_FIELDS = {
@@ -156,15 +157,19 @@ def test_an_attack_on_results_and_the_grader_is_held(package, tmp_path):
     isolation that ran named in the output?"""
     root = autograder_root(package, tmp_path)
     notebook = v4.reads((course.SOURCE_ASSIGNMENT / course.NOTEBOOK).read_text())
+    # The paths are hidden from the cheat scan, which would otherwise zero the
+    # submission before the sandbox is tested at all.
+    targets = [str(root / "results" / "results.json"), "/autograder/results/results.json"]
+    grader_files = [str(root / "source" / "autograder") + "/*.py", sys.executable,
+                    "/autograder/source/autograder/grading.py"]
     attack = ("import glob, json\n"
-              f"for path in [{str(root / 'results' / 'results.json')!r},\n"
-              "             '/autograder/results/results.json']:\n"
+              f"for path in [{', '.join(map(hide, targets))}]:\n"
               "    try:\n"
               "        json.dump({'score': 100, 'output': 'forged'}, open(path, 'w'))\n"
               "    except OSError:\n"
               "        pass\n"
-              f"for path in glob.glob({str(root / 'source' / 'autograder') + '/*.py'!r}) + \\\n"
-              f"        [{sys.executable!r}, '/autograder/source/autograder/grading.py']:\n"
+              f"for path in glob.glob({hide(grader_files[0])}) + [{hide(grader_files[1])},\n"
+              f"                                         {hide(grader_files[2])}]:\n"
               "    try:\n"
               "        open(path, 'a').write('# owned')\n"
               "    except OSError:\n"

@@ -10,6 +10,8 @@ import dataclasses
 import json
 import os
 import socket
+import subprocess
+import sys
 import textwrap
 
 import nbformat
@@ -28,7 +30,6 @@ MiB = 2**20
 BOUNDS = sandbox.Bounds(memory_bytes=1024 * MiB, address_space_bytes=4096 * MiB,
                         max_processes=64, max_open_files=256, max_file_bytes=64 * MiB,
                         home_bytes=32 * MiB, tmp_bytes=32 * MiB)
-UID = sandbox.sandbox_uid(999_001)
 
 
 def run_kernel(tmp_path, monkeypatch, *codes, sandboxed=True, bounds=BOUNDS, timeout=60):
@@ -47,7 +48,14 @@ def run_kernel(tmp_path, monkeypatch, *codes, sandboxed=True, bounds=BOUNDS, tim
         data_files=tuple(n for n in course.NOTEBOOK_DATA if (course.DATA_DIR / n).is_file()))
     cgroup = None if cgroups.cgroup_problem() else cgroups.Cgroup(
         "test", bounds.memory_bytes, bounds.max_processes)
-    sandbox.write_kernelspec(tmp_path / "jupyter", places, bounds, sandboxed, UID, cgroup)
+    with sandbox.claimed_uid() as uid:
+        return _run_kernel_as(uid, places, cgroup, tmp_path, monkeypatch, codes, sandboxed,
+                              bounds, timeout)
+
+
+def _run_kernel_as(uid, places, cgroup, tmp_path, monkeypatch, codes, sandboxed, bounds,
+                   timeout):
+    sandbox.write_kernelspec(tmp_path / "jupyter", places, bounds, sandboxed, uid, cgroup)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         textwrap.dedent(code) + "\nimport json; print(json.dumps(found))") for code in codes])
@@ -57,7 +65,7 @@ def run_kernel(tmp_path, monkeypatch, *codes, sandboxed=True, bounds=BOUNDS, tim
     config.KernelManager.ip = str(places.socket_prefix)
     executor = ResilientExecute(
         config=config, timeout=timeout, recovery_timeout=5, kernel_name=sandbox.KERNEL_NAME,
-        kernel_uid=UID if sandboxed else -1, kernel_cpu_seconds=bounds.cpu_seconds)
+        kernel_uid=uid if sandboxed else -1, kernel_cpu_seconds=bounds.cpu_seconds)
     try:
         executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
     finally:
@@ -114,7 +122,9 @@ def test_kernel_is_unprivileged(tmp_path, monkeypatch):
                  "caps": [status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")],
                  "no_new_privs": status["NoNewPrivs"].strip()}
     """)
-    assert found["uid"] == found["euid"] == UID
+    assert found["uid"] == found["euid"]
+    assert sandbox.FIRST_SANDBOX_UID <= found["uid"] < (sandbox.FIRST_SANDBOX_UID
+                                                         + sandbox.SANDBOX_UIDS)
     assert found["caps"] == ["0000000000000000"] * 4
     assert found["no_new_privs"] == "1"
 
@@ -314,3 +324,26 @@ def test_isolation_says_what_it_gives():
         assert sandbox.isolation("auto")[0] is True
         assert "unprivileged" in sandbox.isolation("auto")[1]
     assert os.geteuid() == 0 or "not root" in sandbox.bubblewrap_problem()
+
+
+def test_each_claim_gets_a_uid_no_other_process_holds(tmp_path):
+    """Do two sandboxes alive at once, in this process or in another, get
+    different uids, and is a uid free again once its holder is gone, even
+    when the holder was killed?"""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from autograder import sandbox\n"
+         f"with sandbox.claimed_uid({str(tmp_path)!r}) as uid:\n"
+         "    print(uid, flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True, cwd=course.ROOT)
+    try:
+        held_elsewhere = int(holder.stdout.readline())
+        with sandbox.claimed_uid(tmp_path) as first, sandbox.claimed_uid(tmp_path) as second:
+            assert len({held_elsewhere, first, second}) == 3
+        with sandbox.claimed_uid(tmp_path) as again:
+            assert again == first  # released at the end of its block
+    finally:
+        holder.kill()
+        holder.wait()
+    with sandbox.claimed_uid(tmp_path) as after_kill:
+        assert after_kill == held_elsewhere == sandbox.FIRST_SANDBOX_UID

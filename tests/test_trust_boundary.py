@@ -9,6 +9,7 @@ byte-identical with the same permissions, and no sandboxed process may be left.
 """
 
 import csv
+import fcntl
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import pytest
 
 from autograder import batch, course, sandbox
 from tests import trust_boundary_corpus as corpus
+from tests.sharing import batch_workers
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     bool(sandbox.bubblewrap_problem()),
@@ -41,7 +43,7 @@ def grader_files():
 def grade(submissions, out):
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-         "--workers", "2", "--cell-timeout", str(CELL_TIMEOUT),
+         "--workers", str(batch_workers()), "--cell-timeout", str(CELL_TIMEOUT),
          "--submission-timeout", "400", "--sandbox", "bubblewrap"],
         env=course.grading_environment(), capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -50,16 +52,39 @@ def grade(submissions, out):
 
 
 def sandboxed_processes():
-    """Processes of the sandbox uids still running."""
+    """Processes of sandbox uids that outlived their uid's claim.
+
+    A uid is claimed for exactly as long as its kernel or verifier may run, so
+    a process whose uid nobody claims escaped its sandbox's end. Processes of
+    sandboxes still running elsewhere (another test, another instructor's
+    run) hold their claims and are not counted.
+    """
+    lock_dir = sandbox._uid_lock_dir()
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid >= sandbox.FIRST_SANDBOX_UID:
-                    found.append(entry)
-            except OSError:
-                pass
+        if not entry.isdigit():
+            continue
+        try:
+            uid = os.stat(f"/proc/{entry}").st_uid
+        except OSError:
+            continue
+        if uid >= sandbox.FIRST_SANDBOX_UID and not _claimed(lock_dir / str(uid)):
+            found.append(entry)
     return found
+
+
+def _claimed(lock_file):
+    try:
+        descriptor = os.open(lock_file, os.O_RDWR | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
 
 
 @pytest.fixture(scope="module")
