@@ -1,6 +1,7 @@
 # Two commands do all the setup on a fresh machine with Python 3.11 and pip:
 #   make demo   the instructor demo
 #   make test   the whole test suite (what CI runs)
+#   make check  the fast loop: everything but the slow and browser tests
 # Each creates or refreshes .venv from the pinned versions first.
 
 PYTHON ?= python3.11
@@ -11,13 +12,23 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR):$(CURDIR)/solutions/residual_networks
 
-.PHONY: demo test venv data release lock clean sandbox lab
+.PHONY: demo test check venv data release lock clean sandbox lab
+
+# Two pytest-xdist workers, each running one test file at a time, so that a
+# file's shared fixtures (a graded batch, say) are built once; tests/conftest.py
+# hands out the longest files first.
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 demo: $(STAMP) data sandbox
 	$(BIN)/python -m autograder demo
 
 test: $(STAMP) sandbox
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+check: $(STAMP) sandbox
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser" $(PYTEST_ARGS)
 
 venv: $(STAMP)
 

@@ -17,6 +17,7 @@ import pytest
 
 from autograder import batch, course, report, sandbox
 from tests import integrity_corpus as corpus
+from tests.sharing import batch_workers
 
 CELL_TIMEOUT = 20
 HONEST = [case for case in corpus.CASES if case.kind == "honest"]
@@ -27,7 +28,7 @@ def grade(submissions, out):
     """Runs the grade command; returns its grades.csv rows by student."""
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-         "--workers", "2", "--cell-timeout", str(CELL_TIMEOUT),
+         "--workers", str(batch_workers()), "--cell-timeout", str(CELL_TIMEOUT),
          "--submission-timeout", "400"],
         env=course.grading_environment(), capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -1,0 +1,33 @@
+"""How `make test` shares the suite between its two pytest-xdist workers.
+
+Each test file is one unit of work (``--dist loadfile``), so a file's shared
+fixtures, a graded batch say, are built once. The longest files are handed
+out first, so that none starts last and leaves the other worker idle for a
+quarter of an hour: the full notebook to one worker, the two corpora, one
+after the other, to the other.
+
+xdist gives a worker its next file as soon as fewer than three of its tests
+are pending. The full-notebook file is one test, so the file after it in the
+order below goes to the same worker at once and waits there for the
+training to end: a file of a few quick tests holds that place.
+
+Times are from `pytest --durations` on 2026-12-01, a slow day. The order
+only decides how the workers are packed, never a result.
+"""
+
+LONGEST_FIRST = (
+    "test_full_notebook.py",  # trains ResNet-50 for 18 epochs: 6 to 30 min
+    "test_trust_boundary.py",  # two graded batches of attacks: about 14 min
+    "test_seccomp.py",  # quick; queued behind the full notebook (see above)
+    "test_integrity_corpus.py",  # two graded batches of faults and cheats: 12 min
+    "test_degradation_experiment.py",  # the experiment's quick run: about 2 min
+)
+
+
+def _rank(item):
+    name = item.path.name
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=_rank)  # stable: each file keeps its own order
