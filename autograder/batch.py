@@ -25,7 +25,8 @@ GRADES_FILE = "grades.csv"
 
 
 def default_workers():
-    return max(1, os.cpu_count() or 1)
+    """One worker per core this process may run on (a cpuset or taskset counts)."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def grade_class(submissions_path, out_dir, workers=None, limits=grading.Limits(),

@@ -13,7 +13,17 @@ training to end: a file of a few quick tests holds that place.
 
 Times are from `pytest --durations` on 2026-12-01, a slow day. The order
 only decides how the workers are packed, never a result.
+
+Each worker is also held to its own share of the cores. Unpinned, every
+TensorFlow process of both workers sized its thread pools for the whole
+machine; an op then waits for a shard whose thread the other worker's
+process has descheduled. On 2026-12-01 the full notebook took 66 min beside
+the rest of the suite, several times its time alone.
+Pinned, each process of a worker sees its own cores only and sizes its pools
+to match, as TensorFlow counts the cores it may run on.
 """
+
+import os
 
 LONGEST_FIRST = (
     "test_full_notebook.py",  # trains ResNet-50 for 18 epochs: 6 to 30 min
@@ -22,6 +32,24 @@ LONGEST_FIRST = (
     "test_integrity_corpus.py",  # two graded batches of faults and cheats: 12 min
     "test_degradation_experiment.py",  # the experiment's quick run: about 2 min
 )
+
+
+def pytest_configure(config):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...; unset in one process
+    if worker:
+        os.sched_setaffinity(0, cores_of_worker(int(worker.removeprefix("gw")),
+                                                int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
+
+def cores_of_worker(index, workers, cores=None):
+    """The cores worker `index` of `workers` runs on: an equal share, or all if
+    there are fewer cores than workers (then sharing cannot be avoided)."""
+    cores = sorted(os.sched_getaffinity(0) if cores is None else cores)
+    if len(cores) < workers:
+        return set(cores)
+    share = len(cores) // workers
+    end = len(cores) if index == workers - 1 else (index + 1) * share  # the last takes the rest
+    return set(cores[index * share:end])
 
 
 def _rank(item):

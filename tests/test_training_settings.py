@@ -73,3 +73,13 @@ def test_grading_run_is_one_small_unchanged_batch():
     rows = {tuple(np.round(x[0, 0, :], 6)) for x in batches[0][0].numpy()}
     originals = {tuple(np.round(x[0, 0, :], 6)) for x in images[:8]}
     assert rows == originals
+
+
+@pytest.mark.parametrize(("settings", "evaluated"), [
+    (training.FULL_RUN, 120),  # the whole test set
+    (training.GRADING_RUN, 8),  # enough to see predict() run
+])
+def test_the_evaluation_covers_the_test_set_only_in_the_full_run(settings, evaluated):
+    """Does the notebook's `slice(settings.test_examples)` pick what each run evaluates?"""
+    test_images = np.zeros((120, 64, 64, 3), np.float32)
+    assert len(test_images[slice(settings.test_examples)]) == evaluated

@@ -3,8 +3,10 @@
 The notebook and benchmarks/train_reference.py both read their settings
 from here, so the figures the benchmark records (data/README.md) are the
 figures of the run students make. While nbgrader grades a notebook it sets
-NBGRADER_EXECUTION, and the notebook then runs a short smoke fit instead,
-so that grading a class takes seconds per student, not minutes.
+NBGRADER_EXECUTION, and the notebook then runs a short smoke fit and
+evaluates a handful of test pictures instead: grading needs to see that
+fit() and predict() run on the student's model, and the grades come from
+the checks, so the whole class is graded in seconds per student, not minutes.
 """
 
 import math
@@ -29,6 +31,7 @@ class TrainingSettings:
     epochs: int
     batch_size: int
     num_examples: int | None  # None: the whole training set
+    test_examples: int | None  # test pictures evaluated; None: the whole test set
     run_eagerly: bool  # True skips tracing a graph, which pays off only over many steps
     batchnorm_momentum: float  # how much of its moving averages BatchNorm keeps per step
     augment: bool  # show each picture randomly mirrored and shifted
@@ -40,6 +43,7 @@ FULL_RUN = TrainingSettings(
     epochs=18,
     batch_size=32,
     num_examples=None,
+    test_examples=None,
     run_eagerly=False,
     batchnorm_momentum=0.9,
     augment=True,
@@ -47,16 +51,19 @@ FULL_RUN = TrainingSettings(
     "Adam with cosine decay",
 )
 
-# One small batch: enough to prove fit() runs on the student's model.
+# One small batch, and one to evaluate: enough to prove that fit() and
+# predict() run on the student's model.
 GRADING_RUN = TrainingSettings(
     learning_rate=1e-3,
     epochs=1,
     batch_size=8,
     num_examples=8,
+    test_examples=8,
     run_eagerly=True,
     batchnorm_momentum=0.9,
     augment=False,
-    description="smoke run while nbgrader grades: one step on 8 images",
+    description="smoke run while nbgrader grades: one step on 8 images, "
+    "8 test images evaluated",
 )
 
 
