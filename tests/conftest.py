@@ -2,14 +2,10 @@
 
 Each test file is one unit of work (``--dist loadfile``), so a file's shared
 fixtures, a graded batch say, are built once. The longest files are handed
-out first, so that none starts last and leaves the other worker idle for a
-quarter of an hour: the full notebook to one worker, the two corpora, one
-after the other, to the other.
-
-xdist gives a worker its next file as soon as fewer than three of its tests
-are pending. The full-notebook file is one test, so the file after it in the
-order below goes to the same worker at once and waits there for the
-training to end: a file of a few quick tests holds that place.
+out first, so that none starts last and leaves the other worker idle: the
+two corpora, one to each worker, then the files that grade batches of
+their own. (The full-notebook training is not in `make test`; see
+test_full_notebook.py.)
 
 Times are from `pytest --durations` on 2026-12-01, a slow day. The order
 only decides how the workers are packed, never a result.
@@ -17,19 +13,20 @@ only decides how the workers are packed, never a result.
 Each worker is also held to its own share of the cores. Unpinned, every
 TensorFlow process of both workers sized its thread pools for the whole
 machine; an op then waits for a shard whose thread the other worker's
-process has descheduled. On 2026-12-01 the full notebook took 66 min beside
-the rest of the suite, several times its time alone.
-Pinned, each process of a worker sees its own cores only and sizes its pools
+process has descheduled. Pinned, each process of a worker sees its own cores only and sizes its pools
 to match, as TensorFlow counts the cores it may run on.
 """
 
 import os
 
 LONGEST_FIRST = (
-    "test_full_notebook.py",  # trains ResNet-50 for 18 epochs: 6 to 30 min
-    "test_trust_boundary.py",  # two graded batches of attacks: about 14 min
-    "test_seccomp.py",  # quick; queued behind the full notebook (see above)
-    "test_integrity_corpus.py",  # two graded batches of faults and cheats: 12 min
+    "test_integrity_corpus.py",  # two graded batches of faults and cheats: 40 min
+    "test_trust_boundary.py",  # two graded batches of attacks: 26 min
+    "test_batch_grading.py",  # a class graded, and a run killed and resumed
+    "test_gradescope.py",  # the Gradescope autograder, unpacked and run
+    "test_feedback_pages.py",  # a hostile hand-in graded, its pages in Chromium
+    "test_notebook_grading.py",
+    "test_full_notebook.py",  # only under `make test-training`
     "test_degradation_experiment.py",  # the experiment's quick run: about 2 min
 )
 
