@@ -33,7 +33,7 @@ test-training: $(STAMP) sandbox
 	$(BIN)/python -m pytest -m training $(PYTEST_ARGS)
 
 check: $(STAMP) sandbox
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not training" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser" $(PYTEST_ARGS)
 
 venv: $(STAMP)
 

@@ -13,8 +13,9 @@ only decides how the workers are packed, never a result.
 Each worker is also held to its own share of the cores. Unpinned, every
 TensorFlow process of both workers sized its thread pools for the whole
 machine; an op then waits for a shard whose thread the other worker's
-process has descheduled. Pinned, each process of a worker sees its own cores only and sizes its pools
-to match, as TensorFlow counts the cores it may run on.
+process has descheduled. Pinned, each process of a worker sees its own
+cores only and sizes its pools to match, as TensorFlow counts the cores it
+may run on.
 """
 
 import os
@@ -24,8 +25,7 @@ LONGEST_FIRST = (
     "test_trust_boundary.py",  # two graded batches of attacks: 26 min
     "test_batch_grading.py",  # a class graded, and a run killed and resumed
     "test_gradescope.py",  # the Gradescope autograder, unpacked and run
-    "test_feedback_pages.py",  # a hostile hand-in graded, its pages in Chromium
-    "test_notebook_grading.py",
+    "test_notebook_grading.py",  # the solution graded, and nbgrader validate
     "test_full_notebook.py",  # only under `make test-training`
     "test_degradation_experiment.py",  # the experiment's quick run: about 2 min
 )
@@ -38,10 +38,10 @@ def pytest_configure(config):
                                                 int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
-def cores_of_worker(index, workers, cores=None):
+def cores_of_worker(index, workers):
     """The cores worker `index` of `workers` runs on: an equal share, or all if
     there are fewer cores than workers (then sharing cannot be avoided)."""
-    cores = sorted(os.sched_getaffinity(0) if cores is None else cores)
+    cores = sorted(os.sched_getaffinity(0))
     if len(cores) < workers:
         return set(cores)
     share = len(cores) // workers
