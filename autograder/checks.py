@@ -24,22 +24,25 @@ __all__ = ["GradingFailure", "grade_identity_block", "grade_convolutional_block"
 
 
 def grade_identity_block(identity_block):
-    """Raises GradingFailure unless `identity_block` computes the reference's block."""
+    """Raises GradingFailure unless `identity_block` computes the reference's block;
+    returns the Verdict."""
     __tracebackhide__ = True  # pytest shows the message, not this frame
-    _grade("identity_block", exporter.export_identity_block, identity_block)
+    return _grade("identity_block", exporter.export_identity_block, identity_block)
 
 
 def grade_convolutional_block(convolutional_block):
-    """Raises GradingFailure unless `convolutional_block` computes the reference's."""
+    """Raises GradingFailure unless `convolutional_block` computes the reference's;
+    returns the Verdict."""
     __tracebackhide__ = True
-    _grade("convolutional_block", exporter.export_convolutional_block,
+    return _grade("convolutional_block", exporter.export_convolutional_block,
            convolutional_block)
 
 
 def grade_resnet50(ResNet50):
-    """Raises GradingFailure unless `ResNet50` builds the reference's model."""
+    """Raises GradingFailure unless `ResNet50` builds the reference's model; returns
+    the Verdict."""
     __tracebackhide__ = True
-    _grade("ResNet50", exporter.export_resnet50, ResNet50)
+    return _grade("ResNet50", exporter.export_resnet50, ResNet50)
 
 
 def _grade(exercise, export, student_function):
@@ -57,3 +60,4 @@ def _grade(exercise, export, student_function):
     if not verdict.passed:
         raise GradingFailure(verdict.message)
     print(verdict.message)
+    return verdict

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from autograder import grading
+from autograder.safe_text import printable
 
 
 def build_parser():
@@ -32,9 +33,26 @@ def build_parser():
                     "student (file name = student id), or nbgrader's submitted/ layout.")
     grade.add_argument("submissions", type=Path, help="folder or .zip of submissions")
     grade.add_argument("--out", type=Path, required=True,
-                       help="folder for grades.csv, results.json, feedback/ and autograded/")
+                       help="folder for grades.csv, results.json, feedback/ and autograded/; "
+                            "a run into the same folder resumes: it grades only what "
+                            "its journal, results.jsonl, does not hold yet")
+    grade.add_argument("--restart", action="store_true",
+                       help="set the journal aside and grade every submission again")
     add_grading_options(grade)
     grade.set_defaults(run=run_grade)
+
+    accept = commands.add_parser(
+        "accept", help="give a held exercise its points after reading the code",
+        description="Release an exercise held for review (status 'review') in a grading "
+                    "run: it gets the points it earned, and the student's row, feedback "
+                    "and the report are rewritten. The decision goes to "
+                    "OUT/review-decisions.jsonl.")
+    accept.add_argument("out", type=Path, help="the --out folder of a grading run")
+    accept.add_argument("student", help="the student id, as in grades.csv")
+    accept.add_argument("exercise", help="the exercise held, as in grades.csv")
+    accept.add_argument("--why", required=True,
+                        help="why the code is acceptable, for the audit file")
+    accept.set_defaults(run=run_accept)
 
     report = commands.add_parser("report", help="write OUT/report.html from a grading run")
     report.add_argument("out", type=Path, help="the --out folder of a grading run")
@@ -71,6 +89,12 @@ LIMIT_OPTIONS = (
     ("--verify-timeout", "verify_seconds", "s", "seconds to verify one submission"),
     ("--verify-memory-limit", "verify_memory_bytes", "MiB",
      "resident memory of one submission's verifier"),
+    ("--notebook-size-limit", "notebook_bytes", "MiB",
+     "size of one handed-in notebook (refused unread past it)"),
+    ("--notebook-cell-limit", "notebook_cells", "", "cells of one handed-in notebook"),
+    ("--archive-size-limit", "archive_bytes", "MiB",
+     "uncompressed size of a zip of submissions"),
+    ("--archive-member-limit", "archive_members", "", "members of a zip of submissions"),
 )
 _UNIT_SCALE = {"MiB": 2**20, "s": 1, "": 1}
 
@@ -131,11 +155,30 @@ def run_grade(args):
     from autograder import batch, submissions
 
     try:
-        batch.grade_class(args.submissions, args.out, args.workers, limits_from(args))
+        results = batch.grade_class(args.submissions, args.out, args.workers,
+                                    limits_from(args), restart=args.restart)
     except (submissions.SubmissionsError, ValueError) as error:
-        print(f"python -m autograder grade: error: {error}", file=sys.stderr)
+        print(f"python -m autograder grade: error: {printable(str(error))}", file=sys.stderr)
         return 2
     print(f"Grades: {args.out / batch.GRADES_FILE}\nFeedback: {args.out / 'feedback'}")
+    broken = [r.student_id for r in results if r.grader_failed]
+    if broken:  # every file is complete; these rows say what went wrong
+        print(f"python -m autograder grade: the grader itself failed on {len(broken)} "
+              f"submission(s): {', '.join(broken)}; see their rows", file=sys.stderr)
+        return 1
+
+
+def run_accept(args):
+    from autograder import course, review
+
+    try:
+        result = review.accept(args.out, args.student, args.exercise, args.why)
+    except (ValueError, course.NbgraderError) as error:  # ReviewError is one
+        print(f"python -m autograder accept: error: {printable(str(error))}",
+              file=sys.stderr)
+        return 2
+    print(f"{result.student_id}: {args.exercise} accepted; total now {result.total:g} "
+          f"(status {result.status}). Decision kept in {args.out / review.AUDIT_FILE}")
 
 
 def run_report(args):

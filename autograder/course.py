@@ -20,6 +20,7 @@ NOTEBOOK = "Residual_Networks.ipynb"
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
 SOURCE_ASSIGNMENT = ROOT / "solutions" / ASSIGNMENT
 DATA_DIR = ROOT / "data"
+FEEDBACK_TEMPLATES = ROOT / "autograder" / "templates"
 # The files under DATA_DIR the notebook reads: the hand signs, and the saved
 # plain-against-residual run that section 9 plots.
 NOTEBOOK_DATA = ("train_signs.h5", "test_signs.h5", "experiments/degradation.json")
@@ -46,12 +47,25 @@ c.Autograde.autograde_preprocessors = [
 # Feedback goes to students: it shows their code and the test results, never
 # the hidden tests' code.
 c.GenerateFeedback.preprocessors = [
+    "autograder.feedback.SafeMetadata",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.HideTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# TAs open these pages: nbconvert sanitises the student's HTML and markdown
+# (nbgrader's template, extended in autograder/templates, sanitises markdown
+# too), and grading adds a policy that lets no script run.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.template_name = "safe_feedback"  # nbgrader's "feedback", extended
+c.HTMLExporter.template_file = "safe_index.html.j2"
+import nbgrader.server_extensions.formgrader as _formgrader, os as _os
+c.HTMLExporter.extra_template_basedirs = [
+    {templates!r}, _os.path.join(_os.path.dirname(_formgrader.__file__), "templates")]
 """
+
+
+_DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
 
 
 class NbgraderError(RuntimeError):
@@ -86,8 +100,10 @@ def run_nbgrader(course_root, *args, timeout=None, extra_environment=None):
         NbgraderError: nbgrader exited with an error.
         subprocess.TimeoutExpired: the run took longer than `timeout`.
     """
+    # --pdeathsig: a grader killed outright (SIGKILL, a lost terminal) takes
+    # its nbgrader with it, and the sandboxes die with their parent in turn.
     process = subprocess.Popen(
-        [sys.executable, "-m", "nbgrader", *args],
+        [*_DIE_WITH_PARENT, sys.executable, "-m", "nbgrader", *args],
         cwd=course_root, env={**grading_environment(), **(extra_environment or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -123,7 +139,8 @@ def make_course(course_root, source_assignment=SOURCE_ASSIGNMENT, cell_timeout=1
     course_root = Path(course_root).resolve()
     course_root.mkdir(parents=True, exist_ok=True)
     (course_root / "nbgrader_config.py").write_text(
-        COURSE_CONFIG.format(root=str(course_root), cell_timeout=cell_timeout)
+        COURSE_CONFIG.format(root=str(course_root), cell_timeout=cell_timeout,
+                             templates=str(FEEDBACK_TEMPLATES))
     )
     shutil.copytree(
         source_assignment, course_root / "source" / ASSIGNMENT,

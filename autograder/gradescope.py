@@ -37,6 +37,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import course, grading, sandbox, submissions
+from autograder.safe_text import printable
 
 DIST_DIR = course.ROOT / "dist"
 PACKAGE_NAME = "autograder.zip"
@@ -232,17 +233,21 @@ def graded_parts(source_notebook=course.SOURCE_ASSIGNMENT / course.NOTEBOOK):
 def grade_folder(submission_dir, parts, limits=LIMITS):
     """Grades the one notebook in `submission_dir`; returns Gradescope's results."""
     notebook, problem = find_notebook(submission_dir)
-    problem = problem or grading.notebook_problem(notebook)
-    if problem:  # found before any course is made, so it is reported in a second
-        return failed_results(problem, parts)
     with tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
         scratch = Path(scratch)
+        if not problem:  # only the grader's own copy is read from here on
+            copy = scratch / "handed-in" / course.NOTEBOOK
+            refusal = submissions.copy_in(notebook, copy, limits.notebook_bytes)
+            problem = (f"{notebook.name} was refused: {refusal}" if refusal else
+                       grading.notebook_problem(copy, limits, notebook.name))
+        if problem:  # found before any course is made, so it is reported in a second
+            return failed_results(printable(problem), parts)
         template = course.make_course(scratch / "template",
                                       cell_timeout=limits.cell_seconds)
-        submission = submissions.Submission(STUDENT_ID, notebook)
+        submission = submissions.Submission(STUDENT_ID, copy, file=notebook.name)
         result = grading.grade_submission(submission, template, scratch / "work",
                                           limits)
-        if result.status != "graded":
+        if result.status == "failed":  # "review" is graded, its held parts at 0
             return failed_results(result.reason, parts)
         return graded_results(result, parts)  # reads the autograded notebook in scratch
 
@@ -287,6 +292,8 @@ def graded_results(result, parts):
         score = float(result.scores.get(part.grade_id, 0.0))
         output = "Passed" if score >= part.points else errors.get(
             part.grade_id, "Failed: the check gave no error message.")
+        if part.grade_id in result.held:  # the staff adjust it in Gradescope after reading
+            output = grading.HELD_FEEDBACK.format(exercise=part.grade_id)
         tests.append(gradescope_test(part, score, output))
     # Students see this line at once, so it names no exercise's result.
     names = ", ".join(part.grade_id for part in parts)

@@ -29,7 +29,17 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import cgroups, course, integrity, notebook_notes, repair, sandbox
+from autograder import (
+    cgroups,
+    course,
+    feedback,
+    integrity,
+    notebook_notes,
+    repair,
+    sandbox,
+    submissions,
+)
+from autograder.safe_text import printable
 from autograder.verdict import EXERCISES, Verdict
 
 # The hidden checks print "diagnosis: <tag>" for each mistake they recognise.
@@ -57,8 +67,16 @@ class Limits:
     feedback_bytes: int = 16 * MiB  # one feedback page
     verify_seconds: int = 300  # loading and comparing the saved models
     verify_memory_bytes: int = 4096 * MiB  # the verifier's resident memory (peak ~0.6 GB)
+    notebook_bytes: int = submissions.NOTEBOOK_BYTES  # one hand-in, refused unread past it
+    notebook_cells: int = 5000  # the release has 38
+    archive_bytes: int = submissions.ARCHIVE_BYTES  # a zip of hand-ins, uncompressed
+    archive_members: int = submissions.ARCHIVE_MEMBERS
     sandbox: str = "auto"  # "auto", "bubblewrap" (required) or "none"
     threads: int = 0  # TensorFlow threads per kernel and verifier; 0: all cores
+
+    def caps(self):
+        return submissions.Caps(self.notebook_bytes, self.archive_bytes,
+                                self.archive_members)
 
     def kernel_bounds(self):
         return sandbox.Bounds(self.memory_bytes, self.address_space_bytes,
@@ -77,7 +95,7 @@ class GradeResult:
     """The outcome of grading one submission."""
 
     student_id: str
-    status: str  # "graded" or "failed"
+    status: str  # "graded", "review" (an exercise is held, see `held`) or "failed"
     reason: str = ""
     scores: dict = field(default_factory=dict)  # grade_id -> points earned
     diagnoses: dict = field(default_factory=dict)  # grade_id -> list of tags
@@ -87,26 +105,43 @@ class GradeResult:
     phases: dict = field(default_factory=dict)  # step -> seconds, for the benchmarks
     feedback: Path | None = None
     autograded: Path | None = None
+    held: dict = field(default_factory=dict)  # exercise -> points once accepted
+    file: str = ""  # what the student handed in, as named, made printable
+    digest: str = ""  # a hash of that file, for the journal
+    settings: str = ""  # the course and limits it was graded with, for the journal
+    grader_failed: bool = False  # the grader itself failed on it: the run's exit says so
 
     @property
     def total(self):
         return sum(self.scores.values())
 
 
-def notebook_problem(path):
-    """Why `path` cannot be graded as a notebook, or "" if it can."""
+def notebook_problem(path, limits=Limits(), name=None):
+    """Why `path` cannot be graded as a notebook, or "" if it can.
+
+    `name` is what the student called the file (default: its own name).
+    """
     path = Path(path)
-    if path.stat().st_size == 0:
-        return f"{path.name} is empty"
+    name = name or path.name
+    size = path.stat().st_size
+    if size == 0:
+        return f"{name} is empty"
+    if size > limits.notebook_bytes:
+        return (f"{name} is {size / MiB:.1f} MiB, over the {limits.notebook_bytes / MiB:g} "
+                "MiB cap for one notebook (--notebook-size-limit)")
     try:
         notebook = nbformat.read(path, as_version=4)
     except UnicodeDecodeError:
-        return f"{path.name} is not a notebook (not text)"
+        return f"{name} is not a notebook (not text)"
     except Exception as error:  # nbformat raises several kinds for bad JSON
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return f"{path.name} is not a readable notebook ({type(error).__name__}: {first_line})"
+        return (f"{name} is not a readable notebook ({type(error).__name__}: "
+                f"{printable(first_line)[:300]})")
     if not notebook.cells:
-        return f"{path.name} is a notebook with no cells"
+        return f"{name} is a notebook with no cells"
+    if len(notebook.cells) > limits.notebook_cells:
+        return (f"{name} has {len(notebook.cells)} cells, over the cap of "
+                f"{limits.notebook_cells} (--notebook-cell-limit)")
     return ""
 
 
@@ -131,16 +166,19 @@ def grade_submission(submission, template_root, work_dir, limits=Limits()):
 def _grade(submission, template_root, work_dir, limits):
     student = submission.student_id
     if submission.path is None:
-        return GradeResult(student, "failed", submission.problem)
-    problem = notebook_problem(submission.path)
+        problem = submission.problem or "nothing was handed in"
+    else:
+        problem = notebook_problem(submission.path, limits, submission.file or None)
     if problem:
-        return GradeResult(student, "failed", problem)
+        return GradeResult(student, "failed", "; ".join(
+            part for part in (problem, submission.note) if part))
     workspace = work_dir / student  # the grader's; no sandbox sees it whole
     course_root = course.clone_course(template_root, workspace / "course")
     graded_copy = course.submit(course_root, student, submission.path)
     source_notebook = course_root / "source" / course.ASSIGNMENT / course.NOTEBOOK
     repair.repair_file(graded_copy, source_notebook)
     handed_in = nbformat.read(submission.path, as_version=4)  # for the scan and the notes
+    source = nbformat.read(source_notebook, as_version=4)
     sandboxed, _ = sandbox.isolation(limits.sandbox)
     snapshot_dir = workspace / "snapshot"
     snapshot_dir.mkdir()
@@ -166,29 +204,37 @@ def _grade(submission, template_root, work_dir, limits):
     with phases("verify"):
         verdicts = verify_snapshot(snapshot_dir, limits, sandboxed)
     with phases("scan"):
-        flags = integrity.scan(handed_in)
-    scores = final_scores(in_kernel, verdicts, flags, course.max_scores(course_root))
+        release = nbformat.read(course_root / "release" / course.ASSIGNMENT / course.NOTEBOOK,
+                                as_version=4)
+        flags = integrity.scan(handed_in, (release, source))
+    flags += [integrity.model_finding(exercise, verdict.fingerprint)
+              for exercise, verdict in verdicts.items() if verdict.fingerprint]
+    max_scores = course.max_scores(course_root)
+    scores = final_scores(in_kernel, verdicts, flags, max_scores)
+    held = held_points(in_kernel, verdicts, flags, max_scores)
     course.set_scores(course_root, student, scores)
     autograded = course.autograded_notebook(course_root, student)
     _write_verdicts_into(autograded, verdicts, flags)
     with phases("feedback"):
-        feedback, feedback_problem = _feedback(course_root, student, deadline, limits)
+        page, feedback_problem = _feedback(course_root, student, deadline, limits)
     messages, diagnoses = failures_in(autograded, scores)
     for exercise, verdict in verdicts.items():
         if exercise in scores and not verdict.passed:
             messages[exercise] = verdict.message.strip().splitlines()[0]
             diagnoses[exercise] = list(verdict.diagnoses)
+    for exercise in held:
+        messages[exercise] = "held for review (see the flags)"
     for exercise in integrity.affected_scores(flags):
         messages[exercise] = "0 points for a cheat attempt (see the flags)"
     flag_lines = flag_summary(in_kernel, verdicts, flags)
     notes = [note for note in (submission.note, memory_note, feedback_problem) if note]
-    notes += notebook_notes.test_cell_changes(
-        handed_in, nbformat.read(source_notebook, as_version=4))
+    notes += notebook_notes.test_cell_changes(handed_in, source)
     notes += notebook_notes.cell_faults(nbformat.read(autograded, as_version=4))
     reason = "; ".join([*(f"{grade_id}: {message}" for grade_id, message in messages.items()),
                         *notes, *flag_lines])
-    return GradeResult(student, "graded", reason, scores, diagnoses, messages, flag_lines,
-                       phases=phases.seconds, feedback=feedback, autograded=autograded)
+    return GradeResult(student, "review" if held else "graded", reason, scores, diagnoses,
+                       messages, flag_lines, phases=phases.seconds, feedback=page,
+                       autograded=autograded, held=held)
 
 
 @contextlib.contextmanager
@@ -253,6 +299,7 @@ def _feedback(course_root, student, deadline, limits):
         page.write_text(TOO_LARGE_PAGE.format(size=size / MiB, limit=limits.feedback_bytes / MiB))
         return page, (f"the feedback page was {size / MiB:.0f} MiB, over the "
                       f"{limits.feedback_bytes / MiB:.0f} MiB limit, and was replaced by a note")
+    page.write_text(feedback.with_security_policy(page.read_text(errors="replace")))
     return page, ""
 
 
@@ -336,23 +383,41 @@ def _verdict_lines(text, exercises):
         except (ValueError, TypeError):
             continue
         well_formed = (isinstance(verdict.passed, bool) and isinstance(verdict.message, str)
+                       and isinstance(verdict.fingerprint, str)
                        and all(isinstance(tag, str) for tag in
                                [*verdict.diagnoses, *verdict.flags]))
         if well_formed and verdict.exercise in exercises and verdict.exercise not in found:
             verdict.message = verdict.message[:20_000]
+            verdict.fingerprint = verdict.fingerprint[:500]
             found[verdict.exercise] = verdict
     return found
 
 
 def final_scores(in_kernel, verdicts, flags, max_scores):
-    """Each exercise's points: the lesser of nbgrader's and the verifier's, 0 for a cheat.
+    """Each exercise's points: the lesser of nbgrader's and the verifier's, 0 for a
+    cheat, and 0 while it is held for review (see held_points).
 
     Args:
         in_kernel: grade_id -> points nbgrader gave.
         verdicts: exercise -> Verdict.
-        flags: integrity.Flag list from the static scan.
+        flags: integrity.Flag list from the static scan and the verifier.
         max_scores: grade_id -> the most points the cell can give.
     """
+    held = integrity.held_scores(flags)  # a cheat's 0 wins; 0 while held otherwise
+    return {grade_id: 0.0 if grade_id in held else points
+            for grade_id, points in _earned(in_kernel, verdicts, flags, max_scores).items()}
+
+
+def held_points(in_kernel, verdicts, flags, max_scores):
+    """exercise -> the points it earns if an instructor accepts it, for each held one."""
+    earned, zeroed = _earned(in_kernel, verdicts, flags, max_scores), integrity.affected_scores(
+        flags)
+    # A cheat's 0 stands whatever a review finds, so an exercise with one is not held.
+    return {exercise: earned[exercise] for exercise in integrity.held_scores(flags)
+            if exercise in earned and exercise not in zeroed}
+
+
+def _earned(in_kernel, verdicts, flags, max_scores):
     zeroed = integrity.affected_scores(flags)
     scores = {}
     for grade_id, points in in_kernel.items():
@@ -368,8 +433,8 @@ def final_scores(in_kernel, verdicts, flags, max_scores):
 def flag_summary(in_kernel, verdicts, flags):
     """One line per integrity finding, for grades.csv, the report and feedback."""
     # Exits and trapped signals are faults, not cheats: cell_faults reports them.
-    lines = [f"flagged: {integrity.format_flag(flag)}" for flag in flags
-             if flag.rule != "exits_early"]
+    lines = [(f"held for review [{flag.rule}]: " if flag.holds else "flagged: ")
+             + integrity.format_flag(flag) for flag in flags if flag.rule != "exits_early"]
     for exercise, verdict in verdicts.items():
         lines += [f"flagged: {exercise}: {verdict.message.splitlines()[0]}"
                   for flag in verdict.flags if flag == "keras_applications"]
@@ -382,7 +447,7 @@ def flag_summary(in_kernel, verdicts, flags):
 def _write_verdicts_into(autograded_path, verdicts, flags):
     """Puts each verdict under its hidden test cell, for the feedback page."""
     notebook = nbformat.read(autograded_path, as_version=4)
-    zeroed = integrity.affected_scores(flags)
+    zeroed, held = integrity.affected_scores(flags), integrity.held_scores(flags)
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.cell_type != "code" or grade_id not in verdicts:
@@ -391,7 +456,10 @@ def _write_verdicts_into(autograded_path, verdicts, flags):
         if zeroed.get(grade_id):  # the cheat comes first: it decided the points
             cheats = "\n".join(integrity.format_flag(f) for f in zeroed[grade_id])
             text = f"0 points for a cheat attempt: {cheats}\n(The verifier found: {text})"
-        if verdict.passed and not zeroed.get(grade_id):
+        if held.get(grade_id) and not zeroed.get(grade_id):
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text=HELD_FEEDBACK.format(exercise=grade_id)))
+        elif verdict.passed and not zeroed.get(grade_id):
             cell.outputs.append(nbformat.v4.new_output(
                 "stream", name="stdout", text=f"Verified by the grader: {text}\n"))
         else:
@@ -399,6 +467,13 @@ def _write_verdicts_into(autograded_path, verdicts, flags):
                 "error", ename="VerificationFailure", evalue=text,
                 traceback=[f"VerificationFailure: {text}"]))
     nbformat.write(notebook, autograded_path)
+
+
+# What a student reads for an exercise held for review: neutral, since most
+# held code is honest code the scan could not follow.
+HELD_FEEDBACK = ("{exercise}: held for review. The course staff will read this part of "
+                 "your code and then confirm its points; until then it shows 0. "
+                 "Nothing is needed from you.\n")
 
 
 def failures_in(autograded_path, scores):

@@ -3,10 +3,20 @@
 Grading runs the notebook in a sandbox and verifies the exercises outside it,
 so most tricks cannot change a score. They still deserve a name in the
 instructor's report, and an attempt on an exercise earns that exercise 0.
-``scan`` reads every cell a student can edit with Python's ``ast`` (IPython
+``scan`` reads every cell of the hand-in with Python's ``ast`` (IPython
 syntax is turned into Python first), follows import aliases from cell to cell,
 and returns one ``Flag`` per finding. A cell that does not parse is read line
 by line with the same rules, so a syntax error cannot hide the rest of a cell.
+
+Nothing a student can edit is trusted: a cell is the instructor's, and
+skipped, only when its source is the source of a locked or test cell of
+the release; its metadata (``locked``, ``grade``, ``grade_id``) is never
+read. Which exercises a finding costs follows from where it is: every
+exercise whose test cell (found by its source) comes later.
+
+Code the scan cannot follow (a module named at run time, ``getattr`` with
+a computed name, ``exec``, ``sys.modules`` read by a computed key...) is
+not called a cheat: it is held for an instructor to read (``holds``).
 
 Each rule has a stable tag, so reports can count attempts across a class.
 Nothing here imports TensorFlow or Keras, or the student's code.
@@ -42,7 +52,16 @@ RULES = {
     "exits_early": (False, "stopping the kernel or trapping its signals can leave "
                     "later cells unrun; the grader carries on (this costs no points; "
                     "the instructor sees it)"),
+    "dynamic_code": (False, "code built or looked up while it runs can reach a library "
+                     "or the grader in ways a reading cannot follow, so an instructor "
+                     "reads it before the points count"),
 }
+RULES["library_fingerprint"] = (
+    False, "the saved model carries a configuration that keras.applications sets and "
+    "the assignment does not, so an instructor reads the code before the points count")
+# Rules whose finding holds the affected exercises at 0, status "review",
+# until an instructor accepts them (`python -m autograder accept`).
+REVIEW_RULES = {"dynamic_code", "library_fingerprint"}
 # Names a notebook uses for modules even when the import is in an instructor cell.
 DEFAULT_MODULES = {"np": "numpy", "numpy": "numpy", "tf": "tensorflow",
                    "tensorflow": "tensorflow", "keras": "keras", "builtins": "builtins",
@@ -74,8 +93,35 @@ GRADER_MODULES = {"autograder", "nbgrader", "solutions", "reference"}
 GRADER_WORDS = ("gradebook", "autograder", "nbgrader", "solutions/", "reference.py")
 OPENERS = {"open", "Path", "PurePath", "PosixPath"}
 GRADER_FILE_SUFFIXES = (".ipynb", ".db", ".py")
-# uses_keras_applications: also a module named in a string (import_module).
-APPLICATIONS_TEXT = re.compile(r"\bkeras(\.src)?\.applications\b")
+# uses_keras_applications: also a module named in a string (import_module),
+# and Keras' own residual-block functions, however they are reached.
+APPLICATIONS_TEXT = re.compile(r"\bkeras(\.src)?\.applications\b|^applications(\.|$)|"
+                               r"\b(residual_block|stack_residual_blocks)_v[12]\b")
+KERAS_BLOCK_FUNCTION = re.compile(r"^(residual_block|stack_residual_blocks)_v[12]$")
+# dynamic_code: what runs or reaches code the scan cannot read.
+EVALUATORS_HELD = {"exec", "eval", "compile"}
+LOOKUPS = {"getattr", "setattr", "delattr", "hasattr"}
+FIRST_CLASS = LOOKUPS | EVALUATORS_HELD | {"__import__", "import_module", "vars",
+                                           "globals", "attrgetter", "methodcaller"}
+DYNAMIC_MODULES = {"runpy", "imp", "pkgutil", "ctypes", "marshal", "pickle", "dill",
+                   "cloudpickle", "inspect", "code", "codeop", "zipimport", "shelve"}
+DYNAMIC_PREFIXES = ("importlib.util", "importlib.machinery", "importlib.__import__",
+                    "types.FunctionType", "types.CodeType", "types.ModuleType",
+                    "operator.attrgetter", "operator.methodcaller", "builtins.")
+# Code that runs outside what the scan reads: another interpreter, a shell
+# that starts one, or a model loaded from a file or a config instead of built.
+PROCESS_CALLS = {"os.system", "os.popen", "os.execv", "os.execvp", "os.execl",
+                 "os.spawnv", "os.spawnl", "os.posix_spawn", "pty.spawn"}
+SHELL_MAGICS = {"bash", "sh", "script", "python", "python3", "perl", "ruby", "system"}
+SHELL_PYTHON = re.compile(r"\b(python[0-9.]*|ipython|jupyter|pip)\b|\.py\b")
+MODEL_LOADERS = {"load_model", "model_from_json", "model_from_config",
+                 "deserialize_keras_object", "from_config", "load_module"}
+TABLE_METHODS = {"get", "values", "items", "keys", "copy", "pop", "setdefault"}
+DYNAMIC_ATTRIBUTES = {"__globals__", "__subclasses__", "__code__", "__closure__",
+                      "__builtins__", "__getattribute__", "__getattr__", "__import__",
+                      "__loader__",
+                      "__spec__", "f_globals", "f_locals", "f_back", "f_builtins",
+                      "gi_frame", "cr_frame", "tb_frame", "__reduce__", "__reduce_ex__"}
 # fakes_verdict
 DISPLAY_CALLS = {"print", "display", "Markdown", "HTML", "display_markdown",
                  "display_html", "system"}  # system: `!echo ...` and os.system
@@ -108,13 +154,18 @@ class Flag:
     message: str
     exercises: tuple  # names from EXERCISES
     zeroes: bool  # whether `exercises` get 0 points
+    holds: bool = False  # whether `exercises` are held at 0 for an instructor's review
 
 
-def scan(notebook):
-    """Finds cheat attempts in the cells of a notebook that a student can edit.
+def scan(notebook, instructor_notebooks=()):
+    """Finds cheat attempts in the cells of a notebook that are not the instructor's.
 
     Args:
-        notebook: an nbformat NotebookNode, version 4.
+        notebook: an nbformat NotebookNode, version 4: the hand-in.
+        instructor_notebooks: the student release it was made from, and the
+            source notebook; their locked and test cells are the instructor's
+            (a hand-in made from the source keeps the hidden tests). Empty:
+            every cell is scanned.
 
     Returns:
         A list of Flag in reading order, at most one per rule and line.
@@ -125,72 +176,85 @@ def scan(notebook):
     if getattr(notebook, "nbformat", None) != 4 or not hasattr(notebook, "cells"):
         raise ValueError(f"notebook must be an nbformat version 4 NotebookNode, "
                          f"received {type(notebook).__name__} {str(notebook)[:80]!r}")
-    grade_ids = [cell.metadata.get("nbgrader", {}).get("grade_id")
-                 for cell in notebook.cells]
-    test_cells = {exercise: grade_ids.index(exercise)
-                  for exercise in EXERCISES if exercise in grade_ids}
+    instructor, tests = instructor_sources(instructor_notebooks)
+    sources = [_source(cell) for cell in notebook.cells]  # stripped, to compare
+    # A test cell is where its source is; a deleted or changed one counts as last.
+    test_cells = {exercise: next((index for index, source in enumerate(sources)
+                                  if source in versions), len(sources))
+                  for exercise, versions in tests.items()}
     aliases = dict(DEFAULT_MODULES)  # shared by all cells: imports carry over
     flags = {}
     for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code":
+        if cell.get("cell_type") != "code":
             continue
-        source = "".join(cell.source)
+        source = _source(cell, stripped=False)
         findings = _Reader(aliases).read(source)  # instructor imports count too
-        nbgrader = cell.metadata.get("nbgrader", {})
-        if _is_instructor_cell(nbgrader):
+        if sources[index] in instructor:
             continue
         lines = source.splitlines()
-        exercises = _affected(index, nbgrader.get("grade_id"), test_cells,
-                              len(notebook.cells))
+        exercises = tuple(exercise for exercise in EXERCISES
+                          if test_cells.get(exercise, len(sources)) > index)
         for rule, line, what in findings:
             code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
             zeroes, reason = RULES[rule]
+            reach = EXERCISES if rule == "reads_grader" else exercises
             flags.setdefault((index, line, rule), Flag(
                 rule, index, line, code[:MAX_CODE_CHARS], f"{what}: {reason}.",
-                _reach(rule, exercises, nbgrader.get("grade_id")), zeroes))
+                reach, zeroes, rule in REVIEW_RULES))
     return [flags[key] for key in sorted(flags)]
+
+
+def instructor_sources(notebooks):
+    """(the sources of the locked and test cells, exercise -> its test cell's
+    sources). These are the grader's own files, so their metadata counts."""
+    instructor, tests = set(), {}
+    for notebook in notebooks:
+        for cell in notebook.cells:
+            nbgrader = cell.metadata.get("nbgrader", {})
+            is_test = bool(nbgrader.get("grade")) and not nbgrader.get("solution")
+            if nbgrader.get("locked") or is_test:
+                instructor.add(_source(cell))
+            if is_test and nbgrader.get("grade_id") in EXERCISES:
+                tests.setdefault(nbgrader["grade_id"], set()).add(_source(cell))
+    return instructor, tests
+
+
+def _source(cell, stripped=True):
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else str(source)
+    return source.strip() if stripped else source
 
 
 def affected_scores(flags):
     """The exercises that get 0, each with the flags that cost it its points."""
-    affected = {}
+    return _by_exercise(flag for flag in flags if flag.zeroes)
+
+
+def held_scores(flags):
+    """The exercises held for review, each with the flags that hold it."""
+    return _by_exercise(flag for flag in flags if flag.holds)
+
+
+def _by_exercise(flags):
+    found = {}
     for flag in flags:
-        for exercise in flag.exercises if flag.zeroes else ():
-            affected.setdefault(exercise, []).append(flag)
-    return {exercise: affected[exercise]
-            for exercise in EXERCISES if exercise in affected}
+        for exercise in flag.exercises:
+            found.setdefault(exercise, []).append(flag)
+    return {exercise: found[exercise] for exercise in EXERCISES if exercise in found}
+
+
+def model_finding(exercise, why):
+    """A Flag for what the verifier found in an exercise's saved model (no cell)."""
+    zeroes, reason = RULES["library_fingerprint"]
+    return Flag("library_fingerprint", -1, 0, "", f"{why}: {reason}.", (exercise,),
+                zeroes, True)
 
 
 def format_flag(flag):
     """One line for a report: where (cells counted from 1), what and why, then the code."""
+    if flag.cell_index < 0:
+        return f"{', '.join(flag.exercises)}'s saved model: {flag.message}"
     return f"cell {flag.cell_index + 1}, line {flag.line}: {flag.message} ({flag.code})"
-
-
-def _is_instructor_cell(nbgrader):
-    # Locked cells and test cells hold instructor code, which nbgrader puts back
-    # at grading. This trusts the metadata, which a student can edit: telling a
-    # forged "locked" cell apart needs the instructor's notebook, out of scope here.
-    return bool(nbgrader.get("locked")) or (
-        bool(nbgrader.get("grade")) and not nbgrader.get("solution"))
-
-
-def _reach(rule, exercises, grade_id):
-    """Reading the grader outside an exercise's cell aims at every grade at once:
-    the gradebook and the source notebook hold them all, wherever the cell is."""
-    if rule == "reads_grader" and not (grade_id or "").endswith(SOLUTION_SUFFIX):
-        return EXERCISES
-    return exercises
-
-
-def _affected(index, grade_id, test_cells, missing_position):
-    """A solution cell affects its exercise; other cells, each later test cell."""
-    if grade_id and grade_id.endswith(SOLUTION_SUFFIX):
-        exercise = grade_id.removesuffix(SOLUTION_SUFFIX)
-        if exercise in EXERCISES:
-            return (exercise,)
-    # A deleted test cell counts as coming last: whatever the cell did, it came first.
-    return tuple(exercise for exercise in EXERCISES
-                 if test_cells.get(exercise, missing_position) > index)
 
 
 class _Reader(ast.NodeVisitor):
@@ -200,6 +264,7 @@ class _Reader(ast.NodeVisitor):
         self.scope = ChainMap(aliases)  # name -> dotted module path, or None
         self.offset = 0  # added to node line numbers (for code inside magics)
         self.findings = []  # (rule, line, what)
+        self.called = set()  # ids of nodes in call position: getattr(...) is not a value
 
     def read(self, source, offset=0):
         """Reads a cell's source; a cell that does not parse is read line by line."""
@@ -231,9 +296,16 @@ class _Reader(ast.NodeVisitor):
             return "get_ipython()"
         if isinstance(node, ast.Call) and _callee(node) in IMPORTERS and node.args:
             return _text(node.args[0])  # __import__("numpy") is numpy
+        if isinstance(node, ast.Call) and _callee(node) == "getattr" and len(node.args) > 1:
+            base, name = self.qualified(node.args[0]), _text(node.args[1])
+            return f"{base}.{name}" if base and name else None  # getattr(np, "linalg")
         if isinstance(node, ast.Subscript):
-            table = self.qualified(node.value)
-            return _text(node.slice) if table == "sys.modules" else None  # numpy too
+            table = self.qualified(node.value) or self.vars_of(node.value)
+            key = _text(node.slice)
+            if table == "sys.modules":
+                return key  # sys.modules["numpy"] is numpy too
+            if table and key and table.endswith(".__dict__"):
+                return f"{table.removesuffix('.__dict__')}.{key}"  # vars(np)["linalg"]
         return None
 
     # Imports and names.
@@ -247,6 +319,8 @@ class _Reader(ast.NodeVisitor):
         module = "." * node.level + (node.module or "")
         self.check_import(module, node)
         for alias in node.names:
+            if alias.name == "*" and module.split(".")[0] in {"keras", "tensorflow"}:
+                self.scope["applications"] = f"{module}.applications"  # star brings it
             if alias.name != "*":
                 full = f"{module}.{alias.name}".lstrip(".")
                 self.check_import(full, node)
@@ -258,6 +332,8 @@ class _Reader(ast.NodeVisitor):
             self.flag("reads_grader", node, f"Imports {module}")
         if _is_applications(module.strip(".")):
             self.flag("uses_keras_applications", node, f"Imports {module}")
+        if parts[0] in DYNAMIC_MODULES or module.startswith(DYNAMIC_PREFIXES):
+            self.flag("dynamic_code", node, f"Imports {module}")
 
     def bind(self, target, value=None):
         """Records what a name now holds: a module path, or nothing we follow."""
@@ -358,9 +434,39 @@ class _Reader(ast.NodeVisitor):
         if node.attr in HOOK_NAMES or (node.attr in EVENT_HOOKS and getattr(
                 node.value, "attr", None) == "events"):
             self.flag("hooks_ipython", node, f"Uses {node.attr}")
+        if node.attr in DYNAMIC_ATTRIBUTES:
+            self.flag("dynamic_code", node, f"Uses {node.attr}")
+        if KERAS_BLOCK_FUNCTION.match(node.attr) or node.attr == "applications":
+            # Whatever holds it ([keras][0].applications): Keras' own models and blocks.
+            self.flag("uses_keras_applications", node, f"Uses {node.attr}")
+        self.check_reached(node)
+        self.generic_visit(node)
+
+    def check_reached(self, node):
+        """Flags keras.applications, and anything under it, however it was reached."""
         qualified = self.qualified(node)
-        if qualified and node.attr == "applications" and _is_applications(qualified):
+        if qualified and _is_applications(qualified) and not _is_applications(
+                self.qualified(_inner(node)) or ""):
             self.flag("uses_keras_applications", node, f"Uses {qualified}")
+        if qualified and qualified.startswith(DYNAMIC_PREFIXES) and not (
+                (self.qualified(_inner(node)) or "").startswith(DYNAMIC_PREFIXES)):
+            self.flag("dynamic_code", node, f"Uses {qualified}")
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and _is_applications(self.scope.get(node.id) or ""):
+            self.flag("uses_keras_applications", node, f"Uses {node.id}")
+        if node.id in FIRST_CLASS and id(node) not in self.called and isinstance(
+                node.ctx, ast.Load) and self.scope.get(node.id, "builtin") is not None:
+            self.flag("dynamic_code", node, f"Passes {node.id} around as a value")
+        if node.id in {"__builtins__", "__loader__", "__spec__"}:
+            self.flag("dynamic_code", node, f"Uses {node.id}")
+
+    def visit_Subscript(self, node):
+        table = self.qualified(node.value) or self.vars_of(node.value)
+        if table and _text(node.slice) is None and (
+                table == "sys.modules" or table.endswith(".__dict__")):
+            self.flag("dynamic_code", node, f"Reads {table} by a computed key")
+        self.check_reached(node)
         self.generic_visit(node)
 
     def visit_Expr(self, node):
@@ -378,6 +484,10 @@ class _Reader(ast.NodeVisitor):
 
     def visit_Call(self, node):
         qualified, callee = self.qualified(node.func), _callee(node)
+        self.called.add(id(node.func))
+        self.check_dynamic_call(node, qualified, callee)
+        if callee in LOOKUPS | IMPORTERS:
+            self.check_reached(node)
         if callee in {"setattr", "delattr"} and len(node.args) >= 2:
             self.check_setattr(node)
         if qualified in HOOK_CALLS:
@@ -396,6 +506,53 @@ class _Reader(ast.NodeVisitor):
             self.read(_text(node.args[0]), offset=node.lineno + self.offset - 1)
         elif not self.read_magic(node, qualified):
             self.generic_visit(node)
+
+    def check_dynamic_call(self, node, qualified, callee):
+        """Flags calls that run, import or look up what only exists at run time."""
+        direct = isinstance(node.func, ast.Name) or qualified in {
+            f"builtins.{callee}", f"importlib.{callee}"}
+        if callee in EVALUATORS_HELD and direct:
+            self.flag("dynamic_code", node, f"Runs code given as data with {callee}")
+        elif callee in IMPORTERS and (not node.args or _text(node.args[0]) is None):
+            self.flag("dynamic_code", node, f"Imports a module named at run time "
+                      f"with {callee}")
+        elif callee in LOOKUPS and direct and len(node.args) > 1 and _text(
+                node.args[1]) is None and self.may_hold_a_module(node.args[0]):
+            self.flag("dynamic_code", node, f"Looks up a computed name with {callee}")
+        elif qualified in {"sys.modules.values", "sys.modules.items", "sys.modules.copy"} or (
+                qualified == "sys.modules.get" and not (node.args and _text(node.args[0]))):
+            self.flag("dynamic_code", node, f"Reads {qualified.removesuffix('.' + callee)} "
+                      "by a computed key")
+        elif callee in OPENERS | {"write_text", "write_bytes"} and _writes_python(
+                node, callee):
+            self.flag("dynamic_code", node, "Writes a Python file, which it may import")
+        elif qualified in {"get_ipython().system", "get_ipython().getoutput"} and (
+                SHELL_PYTHON.search(" ".join(_text(a) or "" for a in node.args))):
+            self.flag("dynamic_code", node, "Runs Python from the shell")
+        elif qualified in PROCESS_CALLS or (qualified or "").startswith("subprocess."):
+            self.flag("dynamic_code", node, f"Runs another program with {qualified}")
+        elif callee in MODEL_LOADERS or qualified == "tensorflow.saved_model.load":
+            self.flag("dynamic_code", node, f"Loads a model with {callee} instead of "
+                      "building it")
+        elif callee in TABLE_METHODS and isinstance(node.func, ast.Attribute) and (
+                self.is_module_table(node.func.value)) and not (
+                node.args and _text(node.args[0])):
+            self.flag("dynamic_code", node, f"Reads a module's names with {callee}")
+
+    def is_module_table(self, node):
+        """sys.modules, a module's __dict__, or vars() of a module."""
+        table = self.qualified(node) or self.vars_of(node) or ""
+        return table == "sys.modules" or table.endswith(".__dict__")
+
+    def may_hold_a_module(self, node):
+        """A module or class by name, or something looked up that could be one."""
+        if self.qualified(node):
+            return True
+        if isinstance(node, ast.Name):
+            return False  # a module by name has a qualified path; any other name is data
+        if isinstance(node, ast.Attribute):
+            return self.may_hold_a_module(node.value)
+        return isinstance(node, ast.Subscript | ast.Call)
 
     def check_setattr(self, node):
         owner = self.qualified(node.args[0]) or self.vars_of(node.args[0])
@@ -421,6 +578,11 @@ class _Reader(ast.NodeVisitor):
         if kind is None or len(arguments) != 2 + kind or None in arguments:
             return False
         name, code = arguments[0], arguments[-1]
+        if name in {"writefile", "file"} and ".py" in arguments[1]:
+            self.flag("dynamic_code", node, "Writes a Python file, which it may import")
+        if (kind == 1 and name in SHELL_MAGICS) or (name in {"system", "sx"} and (
+                SHELL_PYTHON.search(code))):
+            self.flag("dynamic_code", node, f"Runs code the scan cannot read with %{name}")
         if name in DISPLAY_MAGICS and VERDICT.search(code):
             self.flag("fakes_verdict", node, f"Shows a grading verdict with %%{name}")
         if name not in PYTHON_MAGICS:
@@ -479,6 +641,29 @@ def _write_rule(qualified, attribute):
 def _is_applications(qualified):
     parts = qualified.split(".")
     return parts[0] in {"keras", "tensorflow", "tf_keras"} and "applications" in parts
+
+
+def _inner(node):
+    """What an attribute, a subscript or a lookup call looks into."""
+    if isinstance(node, ast.Attribute | ast.Subscript):
+        return node.value
+    if isinstance(node, ast.Call) and node.args:
+        return node.args[0]
+    return None
+
+
+def _writes_python(call, callee):
+    """open("x.py", "w"), Path("x.py").write_text(...) and the like."""
+    if callee in {"write_text", "write_bytes"}:
+        target = call.func.value
+        path = _text(target.args[0]) if isinstance(target, ast.Call) and target.args else None
+    else:
+        path = _text(call.args[0]) if call.args else None
+        modes = [_text(a) for a in call.args[1:2]] + [
+            _text(k.value) for k in call.keywords if k.arg == "mode"]
+        if not any(mode and set(mode) & set("wax") for mode in modes):
+            return False
+    return bool(path) and path.endswith((".py", ".pth", ".pyc"))
 
 
 def _text(node):

@@ -66,14 +66,37 @@ def drop_duplicates(submitted):
     return sorted(repeated)
 
 
+def drop_foreign_metadata(submitted, source):
+    """Removes nbgrader metadata that names no cell of the source, in place.
+
+    The metadata is the student's to edit: a made-up grade_id (or one that
+    is not even text) would fail nbgrader's validation and with it the whole
+    notebook. Such a cell is the student's own, ordinary cell.
+
+    Returns:
+        How many cells lost their metadata.
+    """
+    known = {_grade_id(cell) for cell in source.cells} - {None}
+    dropped = 0
+    for cell in submitted.cells:
+        metadata = cell.metadata.get("nbgrader")
+        if metadata is not None and not (isinstance(metadata, dict)
+                                         and metadata.get("grade_id") in known):
+            del cell.metadata["nbgrader"]
+            dropped += 1
+    return dropped
+
+
 def repair_file(path, source_path):
     """Repairs the notebook file at `path` in place; returns whether it changed."""
     submitted = nbformat.read(path, as_version=4)
+    source = nbformat.read(source_path, as_version=4)
+    dropped = drop_foreign_metadata(submitted, source)
     repeated = drop_duplicates(submitted)
-    restored = restore_test_cells(submitted, nbformat.read(source_path, as_version=4))
-    if repeated or restored:
+    restored = restore_test_cells(submitted, source)
+    if dropped or repeated or restored:
         nbformat.write(submitted, path)
-    return bool(repeated or restored)
+    return bool(dropped or repeated or restored)
 
 
 def _last_present_before(earlier_source_cells, submitted, present):
@@ -96,4 +119,6 @@ def _is_test_cell(cell):
 
 
 def _grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
+    metadata = cell.metadata.get("nbgrader", {})
+    grade_id = metadata.get("grade_id") if isinstance(metadata, dict) else None
+    return grade_id if isinstance(grade_id, str) else None

@@ -20,6 +20,8 @@ class Verdict:
         message: for the student: what matched, or what differs and a hint.
         diagnoses: tags of the known mistakes found (see diagnostics).
         flags: integrity tags: "nothing_saved", "keras_applications".
+        fingerprint: why the models look built by keras.applications
+            (verify.library_fingerprint), or "": a match is held for review.
     """
 
     exercise: str
@@ -27,3 +29,4 @@ class Verdict:
     message: str
     diagnoses: list = dataclasses.field(default_factory=list)
     flags: list = dataclasses.field(default_factory=list)
+    fingerprint: str = ""

@@ -64,11 +64,12 @@ def verify_exercise(export_root, exercise):
     if exercise not in EXERCISES:
         raise ValueError(f"exercise must be one of {EXERCISES}, received {exercise!r}")
     folder = Path(export_root) / exercise
+    fingerprints = []  # one per model loaded, filled as they load
     try:
         if exercise == "ResNet50":
-            message = _verify_resnet50(folder)
+            message = _verify_resnet50(folder, fingerprints)
         else:
-            message = _verify_block(folder, exercise)
+            message = _verify_block(folder, exercise, fingerprints)
     except KerasApplicationsModel as found:
         return Verdict(exercise, False, str(found), flags=["keras_applications"])
     except GradingFailure as failure:
@@ -77,8 +78,37 @@ def verify_exercise(export_root, exercise):
         if found:
             text += "\n" + diagnostics.format_diagnoses(found)
         flags = ["nothing_saved"] if isinstance(failure, NothingSaved) else []
-        return Verdict(exercise, False, text, [d.tag for d in found], flags)
-    return Verdict(exercise, True, message)
+        return Verdict(exercise, False, text, [d.tag for d in found], flags,
+                       _first(fingerprints))
+    return Verdict(exercise, True, message, fingerprint=_first(fingerprints))
+
+
+# keras.applications builds every BatchNormalization with this epsilon (Keras'
+# own default is 1e-3, and the assignment never sets it). Layer names can be
+# changed after the fact; a configuration value like this rarely is. A
+# careful student could set it too, so a match is for review, never a 0.
+LIBRARY_EPSILON = 1.001e-5
+
+
+def library_fingerprint(model):
+    """Why `model` looks built by keras.applications, or "" if it does not."""
+    epsilons = [layer.epsilon for layer in _layers(model)
+                if isinstance(layer, keras.layers.BatchNormalization)]
+    if epsilons and all(abs(epsilon - LIBRARY_EPSILON) < 1e-9 for epsilon in epsilons):
+        return (f"all {len(epsilons)} BatchNormalization layers use epsilon="
+                f"{LIBRARY_EPSILON:g}, the value keras.applications' ResNet sets")
+    return ""
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):  # a nested model's layers count too
+            yield from _layers(layer)
+
+
+def _first(fingerprints):
+    return next((found for found in fingerprints if found), "")
 
 
 def verify_all(export_root):
@@ -131,11 +161,12 @@ def _why_nothing(folder):
             "or stopped, or did the notebook stop before it?")
 
 
-def _verify_block(folder, exercise):
+def _verify_block(folder, exercise, fingerprints):
     for index, case in enumerate(CASES[exercise]):
         input_shape, kwargs = exporter.block_arguments(case)
         configuration = exporter.describe_case(case)
         student = load_saved(folder, f"case{index}", exercise, configuration)
+        fingerprints.append(library_fingerprint(student))  # before weights are shared
         _check_input(student, input_shape, exercise, configuration)
         reference_input = keras.Input(shape=input_shape)
         expected = keras.Model(reference_input,
@@ -148,10 +179,11 @@ def _verify_block(folder, exercise):
     return f"{exercise} matches the reference on {len(CASES[exercise])} configurations."
 
 
-def _verify_resnet50(folder):
+def _verify_resnet50(folder, fingerprints):
     configuration = (f"(input_shape={exporter.RESNET50_INPUT_SHAPE}, "
                      f"classes={exporter.RESNET50_CLASSES})")
     student = load_saved(folder, "model", "ResNet50", configuration)
+    fingerprints.append(library_fingerprint(student))  # before weights are shared
     if any(KERAS_APPLICATIONS_NAMES.match(layer.name) for layer in student.layers):
         raise KerasApplicationsModel(
             "ResNet50: the model is keras.applications' ResNet50, not one built from "

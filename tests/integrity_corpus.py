@@ -9,7 +9,9 @@ correct submission.
 
 Points per exercise: identity_block 3, convolutional_block 3, ResNet50 4.
 ResNet50 is built from the student's own blocks, so a broken identity_block
-costs ResNet50 too.
+costs ResNet50 too. A cheat costs every exercise tested after the cell it
+is in (the cell's metadata, which would say which exercise it belongs to, is
+the student's to forge), and reading the grader costs all three.
 """
 
 from dataclasses import dataclass, field
@@ -140,7 +142,7 @@ CASES = (
               "long_run.fit(X_all, Y_all, epochs=50)"),)),
     # Cheats ----------------------------------------------------------------
     Case("cheat_patch_numpy", "cheat", "numpy's comparisons patched, block unfinished",
-         ONLY_CONVOLUTIONAL, "identity_block", True, edits=(
+         NOTHING, "identity_block", True, edits=(
              (_solution("identity_block_solution"), "    F1, F2, F3 = filters\n",
               "    F1, F2, F3 = filters\n"
               "    np.allclose = lambda *args, **kwargs: True\n"
@@ -165,13 +167,13 @@ CASES = (
              (_solution("identity_block_solution"), "    F1, F2, F3 = filters\n",
               '    print("All tests passed! 10/10")\n    raise NotImplementedError()\n'),)),
     Case("cheat_import_reference", "cheat", "imports the grader's reference",
-         ONLY_CONVOLUTIONAL, "identity_block", True, edits=(
+         NOTHING, "identity_block", True, edits=(
              (_solution("identity_block_solution"), "def identity_block(X, f, filters):",
               "from autograder.reference import identity_block as _answer\n\n\n"
               "def identity_block(X, f, filters):\n    return _answer(X, f, filters)\n\n\n"
               "def _unused(X, f, filters):"),)),
     Case("cheat_read_source_notebook", "cheat", "execs the solution from the source notebook",
-         ONLY_CONVOLUTIONAL, "identity_block", True, edits=(
+         NOTHING, "identity_block", True, edits=(
              (_solution("identity_block_solution"), "def identity_block(X, f, filters):",
               "import json as _json\n"
               "_cells = _json.load(open('../../../source/residual_networks/"

@@ -8,8 +8,8 @@ import pytest
 
 from autograder import batch, course, demo_class, report
 
-REQUIRED_COLUMNS = ["student_id", "identity_block", "convolutional_block", "ResNet50",
-                    "total", "max_total", "status", "reason"]
+REQUIRED_COLUMNS = ["student_id", "file", "identity_block", "convolutional_block",
+                    "ResNet50", "total", "max_total", "status", "reason"]
 
 
 @pytest.fixture(scope="module")

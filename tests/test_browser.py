@@ -41,6 +41,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from autograder import course
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -50,13 +51,6 @@ SOURCE_NOTEBOOK = course.SOURCE_ASSIGNMENT / course.NOTEBOOK
 FINISHED_NOTEBOOK = "Residual_Networks_finished.ipynb"
 SCREENSHOTS = ROOT / "out" / "browser"
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the networking flags Chromium keeps calling hosts this closed
-# network refuses. Each run gets a new empty profile folder (browser_context).
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 TITLE = "Residual Networks"
 EXERCISE_HEADINGS = (
@@ -77,28 +71,6 @@ VALIDATE_SECONDS = 300
 
 
 # ---------------------------------------------------------------- the browser
-
-def ensure_chromium():
-    """Installs Debian's chromium when missing and possible; else skips, saying why."""
-    if CHROMIUM.exists():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here: "
-                    "installing Debian's chromium needs root and apt-get")
-    install = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(install, capture_output=True, text=True, env=environment)
-    if result.returncode != 0:  # often a stale or missing package list
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True,
-                       env=environment)
-        result = subprocess.run(install, capture_output=True, text=True,
-                                env=environment)
-    if result.returncode != 0:
-        pytest.skip(f"{CHROMIUM} is missing and 'apt-get install chromium' failed "
-                    f"(exit {result.returncode}): {result.stderr.strip()[-500:]}")
-    if not CHROMIUM.exists():
-        pytest.skip(f"apt-get installed chromium, but {CHROMIUM} is still missing")
-
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):

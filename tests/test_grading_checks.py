@@ -16,16 +16,18 @@ from tests import resnet_variants
     ],
 )
 def test_correct_identity_blocks_pass(block):
-    """Does any correct spelling of the identity block pass the hidden check?"""
-    checks.grade_identity_block(block)
+    """Does any correct spelling of the identity block pass the hidden check, and
+    none look built by keras.applications (so none is held for review)?"""
+    assert checks.grade_identity_block(block).fingerprint == ""
 
 
 @pytest.mark.parametrize(
     "block", [reference.convolutional_block, variants.convolutional_with_shortcut_built_first]
 )
 def test_correct_convolutional_blocks_pass(block):
-    """Does any correct spelling of the convolutional block pass the hidden check?"""
-    checks.grade_convolutional_block(block)
+    """Does any correct spelling of the convolutional block pass the hidden check,
+    with no keras.applications fingerprint?"""
+    assert checks.grade_convolutional_block(block).fingerprint == ""
 
 
 @pytest.mark.parametrize(
@@ -67,8 +69,8 @@ def test_unfinished_exercise_fails_on_not_implemented_error():
 
 
 def test_resnet50_reference_passes():
-    """Does the model check accept the reference itself?"""
-    checks.grade_resnet50(reference.ResNet50)
+    """Does the model check accept the reference itself, with no fingerprint?"""
+    assert checks.grade_resnet50(reference.ResNet50).fingerprint == ""
 
 
 def test_resnet50_with_a_short_stage_fails():

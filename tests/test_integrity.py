@@ -21,8 +21,9 @@ from autograder.integrity import (
     Flag,
     affected_scores,
     format_flag,
-    scan,
+    held_scores,
 )
+from autograder.integrity import scan as scan_against
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "residual_networks/Residual_Networks.ipynb"
@@ -62,6 +63,11 @@ def make_notebook(extra=(), at=None, solutions=None, tests=True):
     at = len(cells) if at is None else at
     cells[at:at] = [new_code_cell(source) for source in extra]
     return new_notebook(cells=cells)
+
+
+def scan(notebook, release=None):
+    """Scans `notebook` against the layout's own release (make_notebook's cells)."""
+    return scan_against(notebook, [make_notebook() if release is None else release])
 
 
 def flags_in_extra_cell(source):
@@ -109,7 +115,7 @@ CHEATS = [
     ("edits_modules", 'del sys.modules["tensorflow"]', 1),
     ("edits_modules", "import importlib\nimportlib.reload(np)", 2),
     ("edits_modules", "from importlib import reload\nreload(keras.layers)", 2),
-    ("reads_grader", "from autograder.checks import grade_identity_block", 1),
+    ("reads_grader", "from autograder.checks import grade_resnet50 as check", 1),
     ("reads_grader", "import nbgrader", 1),
     ("reads_grader", "from solutions.residual_networks import resnet_helpers", 1),
     ("reads_grader", "from somewhere import reference", 1),
@@ -127,6 +133,50 @@ CHEATS = [
     ("uses_keras_applications", "from tensorflow.keras.applications import resnet", 1),
     ("uses_keras_applications", 'import importlib\n'
                                 'importlib.import_module("keras.applications")', 2),
+    # Keras' ResNet and its residual blocks, reached in other ways than by name.
+    ("uses_keras_applications", 'getattr(keras, "applications").ResNet50()', 1),
+    ("uses_keras_applications", 'getattr(getattr(keras, "src"), "applications")', 1),
+    ("uses_keras_applications", 'm = __import__("keras.applications")', 1),
+    ("uses_keras_applications", 'sys.modules["keras"].applications.ResNet50()', 1),
+    ("uses_keras_applications", 'vars(keras)["applications"].ResNet50()', 1),
+    ("uses_keras_applications", 'keras.__dict__["applications"].ResNet50()', 1),
+    ("uses_keras_applications", "k = keras\nk.applications.ResNet50()", 2),
+    ("uses_keras_applications", "from keras.src.applications.resnet import "
+                                "residual_block_v1", 1),
+    ("uses_keras_applications", "X = blocks.residual_block_v1(X, 64)", 1),
+    ("uses_keras_applications", "import operator\n"
+                                'operator.attrgetter("applications.ResNet50")(keras)', 2),
+    ("uses_keras_applications", 'name = "stack_residual_blocks_v1"', 1),
+    ("dynamic_code", 'getattr(keras, "appl" + "ications").ResNet50()', 1),
+    ("dynamic_code", 'import importlib\nimportlib.import_module("keras." + part)', 2),
+    ("dynamic_code", "module = __import__(name)", 1),
+    ("dynamic_code", "exec(code)", 1),
+    ("dynamic_code", 'value = eval("1 + 1")', 1),
+    ("dynamic_code", 'run = compile(text, "cell", "exec")', 1),
+    ("dynamic_code", "resnet = sys.modules[name]", 1),
+    ("dynamic_code", "found = [m for m in list(sys.modules.values())]", 1),
+    ("dynamic_code", "import inspect", 1),
+    ("dynamic_code", "import importlib.util", 1),
+    ("dynamic_code", "look = getattr\nlook(keras, name)", 1),
+    ("dynamic_code", "from functools import reduce\nreduce(getattr, parts, keras)", 2),
+    ("dynamic_code", "g = (lambda: 0).__globals__", 1),
+    ("dynamic_code", "kinds = ().__class__.__bases__[0].__subclasses__()", 1),
+    ("dynamic_code", 'open("helper.py", "w").write(code)', 1),
+    ("dynamic_code", "%%writefile helper.py\nimport keras", 1),
+    ("dynamic_code", "table = vars(keras)[name]", 1),
+    ("dynamic_code", "builtins_ = __builtins__", 1),
+    ("dynamic_code", "getattr(keras.layers, kind)(64)", 1),
+    ("dynamic_code", "getattr(modules[0], name)", 1),
+    ("dynamic_code", "found = keras.__dict__.get(name)", 1),
+    ("dynamic_code", "for name, value in vars(keras).items():\n    pass", 1),
+    ("dynamic_code", "!python make_model.py", 1),
+    ("dynamic_code", "%%bash\necho hi", 1),
+    ("dynamic_code", "import subprocess\nsubprocess.run(['python', '-c', code])", 2),
+    ("dynamic_code", "import os\nos.system(command)", 2),
+    ("dynamic_code", 'model = keras.models.load_model("resnet.keras")', 1),
+    ("dynamic_code", "from keras.models import model_from_json\nm = model_from_json(t)", 2),
+    ("uses_keras_applications", "[keras][0].applications.ResNet50()", 1),
+    ("uses_keras_applications", "from keras import *\nmodel = applications.ResNet50()", 2),
     ("fakes_verdict", 'print("All tests passed!")', 1),
     ("fakes_verdict", 'print(f"{3} tests passed")', 1),
     ("fakes_verdict", "from IPython.display import Markdown, display\n"
@@ -174,6 +224,19 @@ HONEST = [
     ("uses_keras_applications", "# not keras.applications.ResNet50: build it yourself"),
     ("fakes_verdict", 'print("identity block output shape:", (3, 4, 4, 6))'),
     ("fakes_verdict", 'print("My check passed; now the grader decides")'),
+    ("dynamic_code", 'name = getattr(layer, "name")\nhasattr(model, "history")'),
+    ("dynamic_code", "def value_of(obj, key):\n    return getattr(obj, key)"),
+    ("dynamic_code", "for key in ['loss']:\n    curve = getattr(history, key, None)"),
+    ("dynamic_code", 'import importlib\nnumpy = importlib.import_module("numpy")'),
+    ("dynamic_code", 'model.compile(optimizer="adam")\nscore = model.evaluate(x, y)'),
+    ("dynamic_code", 'import re\npattern = re.compile("conv")'),
+    ("dynamic_code", 'open("notes.txt", "w").write("done")\nopen("helper.py").read()'),
+    ("dynamic_code", "print(layer.__class__.__name__)"),
+    ("dynamic_code", 'losses = history.history.get("loss")'),
+    ("dynamic_code", 'activation = "relu"\nX = layers.Activation(activation)(X)'),
+    ("dynamic_code", "!ls\n!nvidia-smi"),
+    ("dynamic_code", 'model.save_weights("mine.weights.h5")\nmodel.load_weights("mine.weights.h5")'),
+    ("dynamic_code", 'config = layer.get_config()\nsettings = config.get("filters")'),
     ("exits_early", "early_stopping = keras.callbacks.EarlyStopping()\n"
                     "info = sys.exc_info()"),
     ("exits_early", "class Run:\n    def exit(self):\n        pass\nRun().exit()"),
@@ -186,15 +249,19 @@ def case_id(case):
 
 def test_every_rule_has_cheats_and_honest_near_misses():
     """Does every rule have at least one cheat and one honest look-alike below?"""
-    assert {rule for rule, *_ in CHEATS} == set(RULES)
-    assert {rule for rule, _ in HONEST} == set(RULES)
+    scan_rules = set(RULES) - {"library_fingerprint"}  # the verifier's, not the scan's
+    assert {rule for rule, *_ in CHEATS} == scan_rules
+    assert {rule for rule, _ in HONEST} == scan_rules
 
 
 @pytest.mark.parametrize("rule, source, line", CHEATS, ids=[case_id(c) for c in CHEATS])
 def test_cheat_is_flagged_where_it_is_with_its_cost(rule, source, line):
     """Is the cheat flagged once, with its tag, cell, line and cost, and does a cell
     before every exercise affect all three?"""
-    flags = flags_in_extra_cell(source)
+    every_flag = flags_in_extra_cell(source)
+    flags = [flag for flag in every_flag if flag.rule == rule]
+    # exec and the like are held for review as well, whatever they run.
+    assert {flag.rule for flag in every_flag} - {rule} <= {"dynamic_code"}
     zeroes, _ = RULES[rule]
     assert [(flag.rule, flag.cell_index, flag.line) for flag in flags] == [
         (rule, FIRST_SOLUTION, line)]
@@ -213,15 +280,19 @@ def test_honest_look_alike_is_not_flagged(rule, source):
 def test_real_notebooks_are_clean(folder):
     """Do the solution notebook and the student release raise no flag at all?"""
     notebook = nbformat.read(ROOT / folder / NOTEBOOK, as_version=4)
-    assert scan(notebook) == []
+    # A hand-in made from the source keeps its hidden tests: instructor code too.
+    release = nbformat.read(ROOT / "assignment" / NOTEBOOK, as_version=4)
+    source = nbformat.read(ROOT / "solutions" / NOTEBOOK, as_version=4)
+    assert scan_against(notebook, [release, source]) == []
 
 
-def test_flag_in_a_solution_cell_affects_its_exercise_only():
-    """Does a cheat inside a solution cell cost that exercise, and only it?"""
+def test_flag_in_a_solution_cell_affects_the_exercises_tested_after_it():
+    """Does a cheat inside a solution cell cost its exercise and the later ones, and
+    not the exercise tested before it?"""
     solution = STARTER.format(name="convolutional_block") + "np.allclose = print\n"
     flags = scan(make_notebook(solutions={"convolutional_block": solution}))
     assert [(flag.cell_index, flag.line, flag.exercises) for flag in flags] == [
-        (SOLUTION_CELL["convolutional_block"], 3, ("convolutional_block",))]
+        (SOLUTION_CELL["convolutional_block"], 3, ("convolutional_block", "ResNet50"))]
 
 
 def test_keras_applications_in_the_resnet_cell_affects_resnet_only():
@@ -249,14 +320,32 @@ def test_extra_cell_affects_only_the_exercises_tested_after_it():
 
 
 def test_instructor_cells_are_skipped_but_their_imports_count():
-    """Are locked and test cells left unscanned, while an alias they import is
-    still followed in the student's cells?"""
+    """Is a cell identical to a locked cell of the release left unscanned, while an
+    alias it imports is still followed in the student's cells?"""
+    release = make_notebook()
+    release.cells[IMPORT_CELL].source = "import numpy.testing as npt\nnp.allclose = 1"
+    release.cells[IMPORT_CELL].metadata = nbgrader("imports", locked=True)
     notebook = make_notebook(["npt.assert_allclose = print"])
-    notebook.cells[IMPORT_CELL].source = "import numpy.testing as npt\nnp.allclose = 1"
-    notebook.cells[IMPORT_CELL].metadata = nbgrader("imports", locked=True)
-    flags = scan(notebook)
+    notebook.cells[IMPORT_CELL] = release.cells[IMPORT_CELL]
+    flags = scan(notebook, release)
     assert [(flag.rule, flag.cell_index) for flag in flags] == [
         ("patches_library", len(notebook.cells) - 1)]
+
+
+def test_forged_metadata_does_not_hide_a_cell():
+    """Is a cell the student marked locked, or as a test cell, still scanned when
+    its source is not the release's?"""
+    for forged in (nbgrader("imports", locked=True),
+                   nbgrader("identity_block", grade=True, locked=True)):
+        notebook = make_notebook(["keras.applications.ResNet50()"], at=FIRST_SOLUTION)
+        notebook.cells[FIRST_SOLUTION].metadata = forged
+        assert [flag.rule for flag in scan(notebook)] == ["uses_keras_applications"]
+
+
+def test_a_copied_test_cell_is_the_instructors_wherever_it_is():
+    """Is a copy of a test cell's source instructor code, not the student's?"""
+    copied = "from autograder.checks import grade_identity_block"
+    assert scan(make_notebook([copied], at=FIRST_SOLUTION)) == []
 
 
 def test_a_graded_solution_cell_is_scanned():
@@ -371,12 +460,43 @@ def test_scanning_imports_neither_keras_nor_tensorflow():
     assert output.strip() == "[]"
 
 
-def test_reading_the_grader_outside_a_solution_cell_costs_every_exercise():
-    """Does reaching for the gradebook after the last test cell still cost all
-    three exercises (it holds every grade), while the same in a solution cell
-    costs that exercise only?"""
+def test_reading_the_grader_costs_every_exercise_wherever_it_is():
+    """Does reaching for the gradebook after the last test cell, or in the first
+    solution cell, cost all three exercises (it holds every grade)?"""
     after_all = scan(make_notebook(['open("../../gradebook.db")']))
     solution = STARTER.format(name="identity_block") + 'open("../../gradebook.db")\n'
     in_solution = scan(make_notebook(solutions={"identity_block": solution}))
     assert [flag.exercises for flag in after_all] == [EXERCISES]
-    assert [flag.exercises for flag in in_solution] == [("identity_block",)]
+    assert [flag.exercises for flag in in_solution] == [EXERCISES]
+
+
+def test_dynamic_code_holds_the_exercises_after_it_and_zeroes_none():
+    """Is a computed lookup held for review (not called a cheat) for the exercises
+    tested after it, and one after the last test cell held for none?"""
+    early = scan(make_notebook(['getattr(keras, "appl" + "ications")'], at=FIRST_SOLUTION))
+    late = scan(make_notebook(['getattr(keras, "appl" + "ications")']))
+    assert [(flag.rule, flag.holds, flag.zeroes) for flag in early] == [
+        ("dynamic_code", True, False)]
+    assert list(held_scores(early)) == list(EXERCISES) and affected_scores(early) == {}
+    assert held_scores(late) == {}
+
+
+def test_the_correct_variants_of_the_tests_are_scanned_without_a_flag():
+    """Is every correct spelling in the tests, placed in its solution cell as a
+    student would write it, free of every flag and every hold?"""
+    import inspect
+
+    from tests import block_variants, resnet_variants
+    from tests.test_diagnostics import CORRECT
+
+    helpers = inspect.getsource(block_variants._conv_bn)
+    builder = inspect.getsource(resnet_variants.resnet50_builder)
+    held = []
+    for exercise, implementation in CORRECT:
+        code = builder if exercise == "ResNet50" else inspect.getsource(implementation)
+        solution = (IMPORTS + "import tensorflow as tf\nimport functools\n" + helpers
+                    + code)
+        flags = scan(make_notebook(solutions={exercise: solution}))
+        held += [(exercise, implementation.__name__, flag.rule) for flag in flags]
+    assert held == []
+    assert len(CORRECT) >= 9

@@ -9,10 +9,8 @@ byte-identical with the same permissions, and no sandboxed process may be left.
 """
 
 import csv
-import fcntl
 import hashlib
 import json
-import os
 import subprocess
 import sys
 
@@ -20,7 +18,7 @@ import pytest
 
 from autograder import batch, course, sandbox
 from tests import trust_boundary_corpus as corpus
-from tests.sharing import batch_workers
+from tests.sharing import batch_workers, sandboxed_processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     bool(sandbox.bubblewrap_problem()),
@@ -48,43 +46,26 @@ def grade(submissions, out):
         env=course.grading_environment(), capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
     with open(out / batch.GRADES_FILE, newline="") as f:
-        return {row["student_id"]: row for row in csv.DictReader(f)}
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    return as_if_accepted(rows, out)
 
 
-def sandboxed_processes():
-    """Processes of sandbox uids that outlived their uid's claim.
+def as_if_accepted(rows, out):
+    """The rows as they would be once an instructor accepted every held exercise.
 
-    A uid is claimed for exactly as long as its kernel or verifier may run, so
-    a process whose uid nobody claims escaped its sandbox's end. Processes of
-    sandboxes still running elsewhere (another test, another instructor's
-    run) hold their claims and are not counted.
+    The attacks compute their names at run time, so the scan holds the
+    exercises they could reach for review. What is tested here is the
+    boundary itself: even an accepted attack must not earn a point more
+    than the honest work.
     """
-    lock_dir = sandbox._uid_lock_dir()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            uid = os.stat(f"/proc/{entry}").st_uid
-        except OSError:
-            continue
-        if uid >= sandbox.FIRST_SANDBOX_UID and not _claimed(lock_dir / str(uid)):
-            found.append(entry)
-    return found
-
-
-def _claimed(lock_file):
-    try:
-        descriptor = os.open(lock_file, os.O_RDWR | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)
+    results = json.loads((out / batch.RESULTS_FILE).read_text())["results"]
+    for record in results:
+        row = rows[record["student_id"]]
+        for exercise, points in record.get("held", {}).items():
+            row[exercise] = f"{points:g}"
+        if row["status"] == "review":
+            row["status"] = "graded"
+    return rows
 
 
 @pytest.fixture(scope="module")

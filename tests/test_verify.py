@@ -152,3 +152,37 @@ def test_command_line_prints_a_verdict_per_exercise(export_root, tmp_path):
                                  capture_output=True, text=True,
                                  env=course.grading_environment())
         assert refused.returncode == 2 and named in refused.stderr
+
+
+def test_a_renamed_keras_applications_model_is_recognised_by_its_configuration(
+        export_root):
+    """Is keras.applications' ResNet50 with every layer renamed still recognised, by
+    the BatchNormalization epsilon only the library sets, for review?"""
+    def renamed(input_shape=(64, 64, 3), classes=6):
+        model = keras.applications.ResNet50(weights=None, input_shape=input_shape,
+                                            classes=classes)
+        for number, layer in enumerate(model.layers):
+            layer.name = f"layer_{number}"  # what a student hiding it would do
+        return model
+
+    exporter.export_resnet50(renamed, export_dir=export_root)
+    verdict = verify.verify_exercise(export_root, "ResNet50")
+    assert verdict.flags == []  # the names no longer give it away...
+    assert "epsilon=1.001e-05" in verdict.fingerprint  # ...its configuration does
+
+
+def test_keras_own_residual_block_is_recognised_and_the_reference_is_not(export_root):
+    """Does a block from Keras' own residual_block_v1 carry the fingerprint, and
+    the reference's blocks none?"""
+    from keras.src.applications import resnet
+
+    def borrowed(X, f, filters):  # Keras' block ends with 4 x filters channels
+        return resnet.residual_block_v1(X, filters[2] // 4, kernel_size=f,
+                                        conv_shortcut=False)
+
+    exporter.export_identity_block(borrowed, export_dir=export_root / "borrowed")
+    exporter.export_identity_block(reference.identity_block, export_dir=export_root / "own")
+    borrowed_verdict = verify.verify_exercise(export_root / "borrowed", "identity_block")
+    own_verdict = verify.verify_exercise(export_root / "own", "identity_block")
+    assert "keras.applications" in borrowed_verdict.fingerprint
+    assert own_verdict.fingerprint == "" and own_verdict.passed
