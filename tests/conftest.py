@@ -23,7 +23,10 @@ import os
 LONGEST_FIRST = (
     "test_integrity_corpus.py",  # two graded batches of faults and cheats: 40 min
     "test_trust_boundary.py",  # two graded batches of attacks: 26 min
-    "test_batch_grading.py",  # a class graded, and a run killed and resumed
+    "test_batch_grading.py",  # a small class graded, in parallel
+    "test_hostile_corpus.py",  # hostile names, delegation, dynamic code; then accept
+    "test_journal.py",  # a run killed with SIGKILL mid-batch, and resumed
+    "test_feedback_pages.py",  # a hostile page graded, then opened in Chromium
     "test_gradescope.py",  # the Gradescope autograder, unpacked and run
     "test_notebook_grading.py",  # the solution graded, and nbgrader validate
     "test_full_notebook.py",  # only under `make test-training`

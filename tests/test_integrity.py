@@ -500,3 +500,19 @@ def test_the_correct_variants_of_the_tests_are_scanned_without_a_flag():
         held += [(exercise, implementation.__name__, flag.rule) for flag in flags]
     assert held == []
     assert len(CORRECT) >= 9
+
+
+def test_the_demo_class_is_scanned_without_a_flag(tmp_path):
+    """Is every readable notebook of the demo class free of flags and holds, as
+    grading scans it (against the release and the source)?"""
+    from autograder import demo_class
+
+    release = nbformat.read(ROOT / "assignment" / NOTEBOOK, as_version=4)
+    source = nbformat.read(ROOT / "solutions" / NOTEBOOK, as_version=4)
+    scanned = 0
+    for path in demo_class.write_demo_class(tmp_path):
+        if path.stem == demo_class.BROKEN_STUDENT:
+            continue
+        assert scan_against(nbformat.read(path, as_version=4), [release, source]) == []
+        scanned += 1
+    assert scanned == len(demo_class.MISTAKES) + 1  # ada, and one per mistake
