@@ -95,28 +95,45 @@ OPENERS = {"open", "Path", "PurePath", "PosixPath"}
 GRADER_FILE_SUFFIXES = (".ipynb", ".db", ".py")
 # uses_keras_applications: also a module named in a string (import_module),
 # and Keras' own residual-block functions, however they are reached.
-APPLICATIONS_TEXT = re.compile(r"\bkeras(\.src)?\.applications\b|^applications(\.|$)|"
-                               r"\b(residual_block|stack_residual_blocks)_v[12]\b")
+# A string that is a module path or a name (not one that mentions them in a sentence).
+APPLICATIONS_TEXT = re.compile(r"\s*((keras|tensorflow|tf_keras)(\.[\w.]*)?)?\.?applications"
+                               r"(\.[\w.]*)?\s*|\s*(residual_block|stack_residual_blocks)"
+                               r"_v[12]\s*")
 KERAS_BLOCK_FUNCTION = re.compile(r"^(residual_block|stack_residual_blocks)_v[12]$")
 # dynamic_code: what runs or reaches code the scan cannot read.
 EVALUATORS_HELD = {"exec", "eval", "compile"}
 LOOKUPS = {"getattr", "setattr", "delattr", "hasattr"}
 FIRST_CLASS = LOOKUPS | EVALUATORS_HELD | {"__import__", "import_module", "vars",
                                            "globals", "attrgetter", "methodcaller"}
-DYNAMIC_MODULES = {"runpy", "imp", "pkgutil", "ctypes", "marshal", "pickle", "dill",
-                   "cloudpickle", "inspect", "code", "codeop", "zipimport", "shelve"}
+DYNAMIC_MODULES = {"runpy", "imp", "pkgutil", "ctypes", "code", "codeop", "zipimport",
+                   "gc"}
 DYNAMIC_PREFIXES = ("importlib.util", "importlib.machinery", "importlib.__import__",
+                    "inspect.currentframe", "inspect.stack", "inspect.getmembers",
+                    "inspect.getmodule", "inspect.getouterframes", "inspect.getattr_static",
+                    "inspect.trace", "sys._getframe", "keras.src.api_export",
                     "types.FunctionType", "types.CodeType", "types.ModuleType",
                     "operator.attrgetter", "operator.methodcaller", "builtins.")
 # Code that runs outside what the scan reads: another interpreter, a shell
 # that starts one, or a model loaded from a file or a config instead of built.
 PROCESS_CALLS = {"os.system", "os.popen", "os.execv", "os.execvp", "os.execl",
                  "os.spawnv", "os.spawnl", "os.posix_spawn", "pty.spawn"}
-SHELL_MAGICS = {"bash", "sh", "script", "python", "python3", "perl", "ruby", "system"}
-SHELL_PYTHON = re.compile(r"\b(python[0-9.]*|ipython|jupyter|pip)\b|\.py\b")
+SHELL_MAGICS = {"bash", "sh", "script", "python", "python3", "perl", "ruby", "system",
+                "pypy", "pypy3"}
+# A shell command that runs code rather than a program with fixed behaviour.
+SHELL_PYTHON = re.compile(r"\b(python[0-9.]*|ipython|jupyter|pypy[0-9]*|perl|ruby|node|"
+                          r"sh|bash|dash|zsh|env|exec|eval|source)\b|(^|[\s;&|(])\.{0,2}/|`|"
+                          r"\$\(")
 MODEL_LOADERS = {"load_model", "model_from_json", "model_from_config",
-                 "deserialize_keras_object", "from_config", "load_module"}
-TABLE_METHODS = {"get", "values", "items", "keys", "copy", "pop", "setdefault"}
+                 "deserialize_keras_object", "from_config", "load_module", "deserialize",
+                 "TFSMLayer", "get_registered_object"}
+TABLE_METHODS = {"get", "values", "items", "keys", "copy", "pop", "setdefault",
+                 "__getitem__"}
+RUNNERS = {"run_cell", "run_cell_async", "ex", "ev", "run_code", "run_source",
+           "safe_execfile", "safe_execfile_ipy", "safe_run_module", "run_ast_nodes",
+           "transform_cell", "push"}
+UNPICKLERS = {"pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load",
+              "dill.loads", "cloudpickle.load", "cloudpickle.loads", "marshal.loads",
+              "marshal.load", "shelve.open", "joblib.load"}
 DYNAMIC_ATTRIBUTES = {"__globals__", "__subclasses__", "__code__", "__closure__",
                       "__builtins__", "__getattribute__", "__getattr__", "__import__",
                       "__loader__",
@@ -178,17 +195,21 @@ def scan(notebook, instructor_notebooks=()):
                          f"received {type(notebook).__name__} {str(notebook)[:80]!r}")
     instructor, tests = instructor_sources(instructor_notebooks)
     sources = [_source(cell) for cell in notebook.cells]  # stripped, to compare
-    # A test cell is where its source is; a deleted or changed one counts as last.
-    test_cells = {exercise: next((index for index, source in enumerate(sources)
-                                  if source in versions), len(sources))
+    # A test cell is the last code cell with its source (copies placed early
+    # must not make a cheat come "after" it); a deleted one counts as last.
+    test_cells = {exercise: max((index for index, source in enumerate(sources)
+                                 if source in versions
+                                 and notebook.cells[index].get("cell_type") == "code"),
+                                default=len(sources))
                   for exercise, versions in tests.items()}
     aliases = dict(DEFAULT_MODULES)  # shared by all cells: imports carry over
+    containers = set()
     flags = {}
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") != "code":
             continue
         source = _source(cell, stripped=False)
-        findings = _Reader(aliases).read(source)  # instructor imports count too
+        findings = _Reader(aliases, containers).read(source)  # instructor imports count
         if sources[index] in instructor:
             continue
         lines = source.splitlines()
@@ -260,11 +281,12 @@ def format_flag(flag):
 class _Reader(ast.NodeVisitor):
     """Walks one cell in order, following aliases and collecting findings."""
 
-    def __init__(self, aliases):
+    def __init__(self, aliases, containers):
         self.scope = ChainMap(aliases)  # name -> dotted module path, or None
         self.offset = 0  # added to node line numbers (for code inside magics)
         self.findings = []  # (rule, line, what)
         self.called = set()  # ids of nodes in call position: getattr(...) is not a value
+        self.containers = containers  # names of containers that hold a module
 
     def read(self, source, offset=0):
         """Reads a cell's source; a cell that does not parse is read line by line."""
@@ -294,8 +316,16 @@ class _Reader(ast.NodeVisitor):
             return f"{base}.{node.attr}" if base else None
         if isinstance(node, ast.Call) and _callee(node) == "get_ipython":
             return "get_ipython()"
-        if isinstance(node, ast.Call) and _callee(node) in IMPORTERS and node.args:
-            return _text(node.args[0])  # __import__("numpy") is numpy
+        if isinstance(node, ast.Call) and self.name_of_call(node) in IMPORTERS and node.args:
+            name = _text(node.args[0])  # __import__("numpy") is numpy
+            package = _text(node.args[1]) if len(node.args) > 1 else None
+            if name and name.startswith(".") and package:  # import_module(".x", "keras")
+                return package + name
+            return name
+        if isinstance(node, ast.IfExp):  # keras if True else None: either may be it
+            return self.qualified(node.body) or self.qualified(node.orelse)
+        if isinstance(node, ast.NamedExpr):
+            return self.qualified(node.value)
         if isinstance(node, ast.Call) and _callee(node) == "getattr" and len(node.args) > 1:
             base, name = self.qualified(node.args[0]), _text(node.args[1])
             return f"{base}.{name}" if base and name else None  # getattr(np, "linalg")
@@ -307,6 +337,16 @@ class _Reader(ast.NodeVisitor):
             if table and key and table.endswith(".__dict__"):
                 return f"{table.removesuffix('.__dict__')}.{key}"  # vars(np)["linalg"]
         return None
+
+    def name_of_call(self, call):
+        """What a call calls: the last part of its module path when it has one
+        (im = importlib.import_module; im(...) is import_module), else its name."""
+        qualified = self.qualified(call.func)
+        return qualified.rsplit(".", 1)[-1] if qualified else _callee(call)
+
+    def visit_NamedExpr(self, node):
+        self.visit(node.value)
+        self.bind(node.target, node.value)
 
     # Imports and names.
     def visit_Import(self, node):
@@ -339,6 +379,10 @@ class _Reader(ast.NodeVisitor):
         """Records what a name now holds: a module path, or nothing we follow."""
         if isinstance(target, ast.Name):
             self.scope[target.id] = self.qualified(value) if value is not None else None
+            if value is not None and self.holds_a_module(value):
+                self.containers.add(target.id)  # mods = [keras]: mods[0] is keras
+            else:
+                self.containers.discard(target.id)
         elif isinstance(target, ast.Tuple | ast.List | ast.Starred):
             for element in getattr(target, "elts", [getattr(target, "value", None)]):
                 self.bind(element)
@@ -436,6 +480,9 @@ class _Reader(ast.NodeVisitor):
             self.flag("hooks_ipython", node, f"Uses {node.attr}")
         if node.attr in DYNAMIC_ATTRIBUTES:
             self.flag("dynamic_code", node, f"Uses {node.attr}")
+        if node.attr in MODEL_LOADERS and id(node) not in self.called and (
+                self.qualified(node) or "").startswith(("keras", "tensorflow")):
+            self.flag("dynamic_code", node, f"Passes {node.attr} around as a value")
         if KERAS_BLOCK_FUNCTION.match(node.attr) or node.attr == "applications":
             # Whatever holds it ([keras][0].applications): Keras' own models and blocks.
             self.flag("uses_keras_applications", node, f"Uses {node.attr}")
@@ -445,6 +492,9 @@ class _Reader(ast.NodeVisitor):
     def check_reached(self, node):
         """Flags keras.applications, and anything under it, however it was reached."""
         qualified = self.qualified(node)
+        if qualified and qualified.startswith("keras.src.") and not (
+                self.qualified(_inner(node)) or "").startswith("keras.src."):
+            self.flag("dynamic_code", node, f"Uses Keras' private modules ({qualified})")
         if qualified and _is_applications(qualified) and not _is_applications(
                 self.qualified(_inner(node)) or ""):
             self.flag("uses_keras_applications", node, f"Uses {qualified}")
@@ -479,8 +529,11 @@ class _Reader(ast.NodeVisitor):
         for word in GRADER_WORDS:
             if word in text.lower():
                 self.flag("reads_grader", node, f"Mentions {word!r}")
-        if APPLICATIONS_TEXT.search(text):
+        if APPLICATIONS_TEXT.fullmatch(text):
             self.flag("uses_keras_applications", node, "Names keras.applications")
+        if text.strip() in DYNAMIC_ATTRIBUTES or text.strip() in {"__builtins__",
+                                                                   "__import__"}:
+            self.flag("dynamic_code", node, f"Names {text.strip()}")
 
     def visit_Call(self, node):
         qualified, callee = self.qualified(node.func), _callee(node)
@@ -509,8 +562,21 @@ class _Reader(ast.NodeVisitor):
 
     def check_dynamic_call(self, node, qualified, callee):
         """Flags calls that run, import or look up what only exists at run time."""
+        callee = self.name_of_call(node)
         direct = isinstance(node.func, ast.Name) or qualified in {
             f"builtins.{callee}", f"importlib.{callee}"}
+        if any(self.is_module_table(argument) for argument in node.args):
+            # dict(sys.modules), operator.getitem(vars(keras), name)...
+            self.flag("dynamic_code", node, "Hands a module table to a function")
+            return
+        if qualified and qualified.startswith("get_ipython().") and callee in RUNNERS:
+            self.flag("dynamic_code", node, f"Runs code given as data with {callee}")
+            return
+        if any(k.arg == "allow_pickle" and not (isinstance(k.value, ast.Constant)
+                                                 and not k.value.value)
+               for k in node.keywords) or qualified in UNPICKLERS:
+            self.flag("dynamic_code", node, "Loads pickled objects, which can run code")
+            return
         if callee in EVALUATORS_HELD and direct:
             self.flag("dynamic_code", node, f"Runs code given as data with {callee}")
         elif callee in IMPORTERS and (not node.args or _text(node.args[0]) is None):
@@ -526,12 +592,11 @@ class _Reader(ast.NodeVisitor):
         elif callee in OPENERS | {"write_text", "write_bytes"} and _writes_python(
                 node, callee):
             self.flag("dynamic_code", node, "Writes a Python file, which it may import")
-        elif qualified in {"get_ipython().system", "get_ipython().getoutput"} and (
-                SHELL_PYTHON.search(" ".join(_text(a) or "" for a in node.args))):
-            self.flag("dynamic_code", node, "Runs Python from the shell")
-        elif qualified in PROCESS_CALLS or (qualified or "").startswith("subprocess."):
-            self.flag("dynamic_code", node, f"Runs another program with {qualified}")
-        elif callee in MODEL_LOADERS or qualified == "tensorflow.saved_model.load":
+        elif (qualified in {"get_ipython().system", "get_ipython().getoutput"}
+              or qualified in PROCESS_CALLS or (qualified or "").startswith("subprocess.")
+              ) and _runs_code(node):
+            self.flag("dynamic_code", node, f"Runs Python or a shell with {qualified}")
+        elif callee in MODEL_LOADERS or qualified in {"tensorflow.saved_model.load"}:
             self.flag("dynamic_code", node, f"Loads a model with {callee} instead of "
                       "building it")
         elif callee in TABLE_METHODS and isinstance(node.func, ast.Attribute) and (
@@ -539,20 +604,34 @@ class _Reader(ast.NodeVisitor):
                 node.args and _text(node.args[0])):
             self.flag("dynamic_code", node, f"Reads a module's names with {callee}")
 
+    def holds_a_module(self, node):
+        """A list, tuple, set or dict literal (or comprehension) with a module in it."""
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            return any(self.qualified(e) or self.holds_a_module(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return any(v is not None and (self.qualified(v) or self.holds_a_module(v))
+                       for v in node.values)
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            return True  # what it yields is not followed: assume the worst
+        return False
+
     def is_module_table(self, node):
         """sys.modules, a module's __dict__, or vars() of a module."""
         table = self.qualified(node) or self.vars_of(node) or ""
         return table == "sys.modules" or table.endswith(".__dict__")
 
     def may_hold_a_module(self, node):
-        """A module or class by name, or something looked up that could be one."""
+        """A module by name, or something reached from one, or from a container
+        or call the scan cannot see into ([keras][0], vars(...)[...])."""
         if self.qualified(node):
             return True
-        if isinstance(node, ast.Name):
-            return False  # a module by name has a qualified path; any other name is data
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, ast.Name):  # a module by name has a qualified path
+            return node.id in self.containers
+        if isinstance(node, ast.Attribute | ast.Subscript):
             return self.may_hold_a_module(node.value)
-        return isinstance(node, ast.Subscript | ast.Call)
+        if isinstance(node, ast.Call):
+            return self.may_hold_a_module(node.func)  # model.get_layer(...) is data
+        return True
 
     def check_setattr(self, node):
         owner = self.qualified(node.args[0]) or self.vars_of(node.args[0])
@@ -580,8 +659,8 @@ class _Reader(ast.NodeVisitor):
         name, code = arguments[0], arguments[-1]
         if name in {"writefile", "file"} and ".py" in arguments[1]:
             self.flag("dynamic_code", node, "Writes a Python file, which it may import")
-        if (kind == 1 and name in SHELL_MAGICS) or (name in {"system", "sx"} and (
-                SHELL_PYTHON.search(code))):
+        if (kind == 1 and name in SHELL_MAGICS) or name in {"run", "load_ext"} or (
+                name in {"system", "sx"} and SHELL_PYTHON.search(code)):
             self.flag("dynamic_code", node, f"Runs code the scan cannot read with %{name}")
         if name in DISPLAY_MAGICS and VERDICT.search(code):
             self.flag("fakes_verdict", node, f"Shows a grading verdict with %%{name}")
@@ -641,6 +720,24 @@ def _write_rule(qualified, attribute):
 def _is_applications(qualified):
     parts = qualified.split(".")
     return parts[0] in {"keras", "tensorflow", "tf_keras"} and "applications" in parts
+
+
+def _runs_code(call):
+    """Whether a shell or process call runs code: its command is computed, or
+    names an interpreter or a script (ls, nvidia-smi, pip do not)."""
+    if not call.args:
+        return True
+    command = call.args[0]
+    if isinstance(command, ast.List | ast.Tuple):
+        parts = [_text(part) for part in command.elts]
+        if None in parts:
+            return True
+        text = " ".join(parts)
+    else:
+        text = _text(command)
+        if text is None:
+            return True
+    return bool(SHELL_PYTHON.search(text))
 
 
 def _inner(node):

@@ -77,9 +77,10 @@ class Journal:
             for line in self.path.read_bytes().splitlines():
                 try:
                     record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill
+                if well_formed(record):  # else not ours, or damaged: regraded
                     self.records[record["student_id"]] = record
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a kill, or not ours
 
     def finished(self, student_id, digest, settings):
         """The record of this hand-in graded with these settings, or None.
@@ -105,6 +106,24 @@ class Journal:
         finally:
             os.close(descriptor)
         self.records[record["student_id"]] = record
+
+
+_FIELD_TYPES = {"student_id": str, "status": str, "reason": str, "scores": dict,
+                "diagnoses": dict, "messages": dict, "flags": list, "held": dict,
+                "digest": str, "settings": str}
+
+
+def well_formed(record):
+    """Whether a journal line is a record this grader wrote, field by field."""
+    if not isinstance(record, dict) or not all(
+            isinstance(record.get(key), kind) for key, kind in _FIELD_TYPES.items()):
+        return False
+    points = [*record["scores"].values(), *record["held"].values()]
+    return (record["status"] in {"graded", "review", "failed"}
+            and all(isinstance(p, int | float) and not isinstance(p, bool) for p in points)
+            and all(isinstance(f, str) for f in record["flags"])
+            and all(record.get(k) is None or isinstance(record[k], str)
+                    for k in _PATH_FIELDS))
 
 
 def _ends_with_newline(path):

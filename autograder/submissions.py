@@ -3,8 +3,9 @@
 Two layouts are understood, directly or inside a zip file:
 
 * a flat folder with one file per student, named after the student
-  (``alice.ipynb``, ``bob.ipynb``); every file counts, so a student who
-  handed in ``bob.txt`` or an empty file still gets a row and a reason;
+  (``alice.ipynb``, ``bob.ipynb``), or one folder per student holding one
+  notebook; every file counts, so a student who handed in ``bob.txt``, an
+  empty file or a hidden ``.carol.ipynb`` still gets a row and a reason;
 * nbgrader's ``submitted/<student>/<assignment>/`` layout, where the notebook
   may have any name (a renamed notebook is still that student's work).
 
@@ -48,6 +49,7 @@ ARCHIVE_MEMBERS = 20_000  # a zip's members, folders included
 # nbgrader uses the student id as a folder name and a database key.
 _UNSAFE_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9_.@+-]")
 _ID_CHARACTERS = 64
+_MAX_DEPTH = 32  # folders inside a zip or a submissions folder, at most
 _IGNORED_NAMES = {".DS_Store", "Thumbs.db", "__MACOSX", ".ipynb_checkpoints"}
 
 
@@ -213,6 +215,8 @@ def _member_problem(member, caps):
         return "its path leads outside the archive (..)"
     if "\0" in name or not name.strip("/"):
         return "it has no usable name"
+    if len(parts) > _MAX_DEPTH:
+        return f"its path is nested more than {_MAX_DEPTH} folders deep"
     mode = member.external_attr >> 16
     if stat.S_ISLNK(mode):
         return "it is a symbolic link; links are refused, never followed"
@@ -242,7 +246,8 @@ def _extract(archive, member, target, caps):
             unpacked.write(content)
     except FileExistsError:
         return "the zip holds another member of the same name"
-    except (OSError, zipfile.BadZipFile, NotImplementedError, EOFError) as error:
+    except (OSError, zipfile.BadZipFile, NotImplementedError, EOFError, RecursionError,
+            ValueError) as error:
         return f"it could not be unpacked ({printable(str(error))})"
     return ""
 
@@ -259,28 +264,63 @@ def _owner(member_name):
 
 
 def _layout_root(folder):
-    """Steps into a single wrapping folder, as zips made from a folder have."""
-    entries = [e for e in folder.iterdir() if e.name not in _IGNORED_NAMES]
-    if (len(entries) == 1 and _is_real_folder(entries[0])
-            and entries[0].name != "submitted"):
-        return _layout_root(entries[0])
+    """Steps into single wrapping folders, as zips made from a folder have."""
+    for _ in range(_MAX_DEPTH):
+        entries = [e for e in folder.iterdir() if e.name not in _IGNORED_NAMES]
+        if not (len(entries) == 1 and _is_real_folder(entries[0])
+                and entries[0].name != "submitted"):
+            break
+        folder = entries[0]
     return folder
 
 
 def _from_flat_folder(folder):
+    """One file per student; a folder is one student's too (its one notebook)."""
     found = []
     for entry in sorted(folder.iterdir()):
-        if entry.name in _IGNORED_NAMES or entry.name.startswith(".") or (
-                _is_real_folder(entry)):
+        if _ignored(entry.name):
             continue
-        found.append(_Found(entry.stem, printable(entry.name), entry))
+        if entry.name.startswith("."):
+            found.append(_Found(entry.name.lstrip("."), printable(entry.name), None,
+                                f"{printable(entry.name)} is a hidden file; rename it "
+                                "without the leading dot to have it graded"))
+        elif _is_real_folder(entry):
+            found.append(_from_student_folder(entry, printable(entry.name) + "/"))
+        else:
+            found.append(_Found(entry.stem, printable(entry.name), entry))
     return found
 
 
+def _from_student_folder(folder, where):
+    """The one notebook somewhere in a student's folder, or why there is not one."""
+    notebooks = []
+    for parent, folders, files in os.walk(folder):  # os.walk follows no links
+        folders[:] = [f for f in folders if not _ignored(f)]
+        if len(Path(parent).relative_to(folder).parts) >= _MAX_DEPTH:
+            folders[:] = []
+        notebooks += [Path(parent) / name for name in files if name.endswith(".ipynb")]
+    if len(notebooks) == 1:
+        relative = printable(str(notebooks[0].relative_to(folder)))
+        return _Found(folder.name, where + relative, notebooks[0])
+    problem = (f"no notebook in {where}" if not notebooks else
+               f"{len(notebooks)} notebooks in {where}; hand in one")
+    return _Found(folder.name, where, None, problem)
+
+
+def _ignored(name):
+    return name in _IGNORED_NAMES or name.startswith("._")  # macOS's AppleDouble files
+
+
 def _from_nbgrader_layout(submitted):
-    found = []
+    found = [_Found(Path(entry.name).stem, printable(entry.name), None,
+                    f"{printable(entry.name)} is outside submitted/, where nbgrader's "
+                    "layout keeps every hand-in")
+             for entry in sorted(submitted.parent.iterdir())  # a course folder holds more
+             if entry.name.endswith(".ipynb") and not _ignored(entry.name)]
     for student_folder in sorted(submitted.iterdir()):
         name = student_folder.name
+        if _ignored(name):
+            continue
         where = f"submitted/{printable(name)}/{course.ASSIGNMENT}/"
         if student_folder.is_symlink():
             found.append(_Found(name, f"submitted/{printable(name)}", None,
@@ -288,6 +328,9 @@ def _from_nbgrader_layout(submitted):
                                 "are refused, never followed"))
             continue
         if not _is_real_folder(student_folder):
+            found.append(_Found(Path(name).stem, f"submitted/{printable(name)}", None,
+                                f"submitted/{printable(name)} is not in a student's "
+                                f"folder (submitted/<student>/{course.ASSIGNMENT}/)"))
             continue
         assignment = student_folder / course.ASSIGNMENT
         notebooks = (sorted(p for p in assignment.iterdir() if p.suffix == ".ipynb")

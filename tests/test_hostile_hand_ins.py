@@ -160,7 +160,44 @@ def test_an_oversized_file_is_refused_unread_naming_the_cap(tmp_path):
 @pytest.mark.parametrize("value, expected", [
     ("=1+1", "'=1+1"), ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
     ("\tx", "'\\x09x"), ("\rx", "'\\x0dx"), ("alice", "alice"), ("a=b", "a=b"),
-    ("\x1b[31mred", "\\x1b[31mred"),
+    ("\x1b[31mred", "\\x1b[31mred"), (" =1", "' =1"), ("\uff1dSUM(1)", "'\uff1dSUM(1)"),
 ])
 def test_csv_cells_are_neutralised_as_owasp_recommends(value, expected):
     assert csv_cell(value) == expected
+
+
+def test_printable_never_raises_and_escapes_every_kind_of_surrogate():
+    assert printable("\udc80\ud800") == "\\x80\\ud800"
+    assert printable(b"caf\xe9") == printable("caf\udce9") == "caf\\xe9"
+
+
+def test_a_deeply_nested_zip_member_is_refused_not_a_crash(tmp_path):
+    archive = _zip(tmp_path / "deep.zip", [("a/" * 1100 + "x.ipynb", "{}"),
+                                           ("ann.ipynb", "{}")])
+    found = {s.student_id: s for s in find_submissions(archive, tmp_path / "scratch")}
+    assert "nested" in found["x"].problem and found["ann"].path is not None
+
+
+def test_no_hand_in_is_dropped_without_a_row(tmp_path):
+    """Do a folder per student, a hidden file, a file loose in submitted/ and a
+    notebook beside it each get a row, graded or with a reason?"""
+    flat = tmp_path / "flat"
+    (flat / "alice" / "work").mkdir(parents=True)
+    (flat / "alice" / "work" / course.NOTEBOOK).write_text("{}")
+    (flat / "bob").mkdir()
+    (flat / "carol.ipynb").write_text("{}")
+    (flat / ".dan.ipynb").write_text("{}")
+    found = {s.student_id: s for s in find_submissions(flat, tmp_path / "x")}
+    assert found["alice"].path is not None and found["alice"].file.startswith("alice/")
+    assert "no notebook" in found["bob"].problem
+    assert found["carol"].path is not None and "hidden" in found["dan.ipynb"].problem
+    course_dir = tmp_path / "course"
+    (course_dir / "submitted" / "eve" / course.ASSIGNMENT).mkdir(parents=True)
+    (course_dir / "submitted" / "eve" / course.ASSIGNMENT / course.NOTEBOOK).write_text("{}")
+    (course_dir / "submitted" / "loose.ipynb").write_text("{}")
+    (course_dir / "beside.ipynb").write_text("{}")
+    (course_dir / "gradebook.db").write_text("")
+    found = {s.student_id: s for s in find_submissions(course_dir, tmp_path / "y")}
+    assert set(found) == {"eve", "loose", "beside"}
+    assert "not in a student's folder" in found["loose"].problem
+    assert "outside submitted/" in found["beside"].problem

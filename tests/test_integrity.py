@@ -155,7 +155,7 @@ CHEATS = [
     ("dynamic_code", 'run = compile(text, "cell", "exec")', 1),
     ("dynamic_code", "resnet = sys.modules[name]", 1),
     ("dynamic_code", "found = [m for m in list(sys.modules.values())]", 1),
-    ("dynamic_code", "import inspect", 1),
+    ("dynamic_code", "import inspect\nframe = inspect.currentframe()", 2),
     ("dynamic_code", "import importlib.util", 1),
     ("dynamic_code", "look = getattr\nlook(keras, name)", 1),
     ("dynamic_code", "from functools import reduce\nreduce(getattr, parts, keras)", 2),
@@ -166,7 +166,7 @@ CHEATS = [
     ("dynamic_code", "table = vars(keras)[name]", 1),
     ("dynamic_code", "builtins_ = __builtins__", 1),
     ("dynamic_code", "getattr(keras.layers, kind)(64)", 1),
-    ("dynamic_code", "getattr(modules[0], name)", 1),
+    ("dynamic_code", "modules = [np, keras]\ngetattr(modules[1], name)", 2),
     ("dynamic_code", "found = keras.__dict__.get(name)", 1),
     ("dynamic_code", "for name, value in vars(keras).items():\n    pass", 1),
     ("dynamic_code", "!python make_model.py", 1),
@@ -176,6 +176,26 @@ CHEATS = [
     ("dynamic_code", 'model = keras.models.load_model("resnet.keras")', 1),
     ("dynamic_code", "from keras.models import model_from_json\nm = model_from_json(t)", 2),
     ("uses_keras_applications", "[keras][0].applications.ResNet50()", 1),
+    ("uses_keras_applications", "import importlib\n"
+                                "A = importlib.import_module('.applications', 'keras')", 2),
+    # Found by an attacker reading the scan; each reached a module unseen.
+    ("dynamic_code", "reg = keras.src.api_export.REGISTERED_NAMES_TO_OBJS", 1),
+    ("dynamic_code", "k = keras if True else None\ngetattr(k, n)", 2),
+    ("dynamic_code", "(m := keras)\ngetattr(m, n)", 2),
+    ("dynamic_code", "from importlib import import_module as im\nim(n)", 2),
+    ("dynamic_code", "import importlib\nim = importlib.import_module\nim(n)", 3),
+    ("dynamic_code", "mods = dict(sys.modules)", 1),
+    ("dynamic_code", "table = dict(vars(keras))", 1),
+    ("dynamic_code", "found = sys.modules.__getitem__(n)", 1),
+    ("dynamic_code", "found = keras.__dict__.__getitem__(n)", 1),
+    ("dynamic_code", "import operator\nfound = operator.getitem(sys.modules, n)", 2),
+    ("dynamic_code", "get_ipython().run_cell('from keras import src')", 1),
+    ("dynamic_code", "globals()['__builtins__'].exec(code)", 1),
+    ("dynamic_code", "%run notes.txt", 1),
+    ("dynamic_code", "data = np.load('x.npy', allow_pickle=True)", 1),
+    ("dynamic_code", "lm = keras.models.load_model", 1),
+    ("dynamic_code", "block = keras.layers.deserialize(config)", 1),
+    ("dynamic_code", "import subprocess\nsubprocess.run(['sh', '-c', command])", 2),
     ("uses_keras_applications", "from keras import *\nmodel = applications.ResNet50()", 2),
     ("fakes_verdict", 'print("All tests passed!")', 1),
     ("fakes_verdict", 'print(f"{3} tests passed")', 1),
@@ -235,6 +255,17 @@ HONEST = [
     ("dynamic_code", 'losses = history.history.get("loss")'),
     ("dynamic_code", 'activation = "relu"\nX = layers.Activation(activation)(X)'),
     ("dynamic_code", "!ls\n!nvidia-smi"),
+    ("dynamic_code", "!pip install pydot\n!ls *.py"),
+    ("dynamic_code", "import os, subprocess\nos.system('ls datasets')\n"
+                     "subprocess.run(['nvidia-smi'])"),
+    ("dynamic_code", "for attr in ['filters', 'kernel_size']:\n"
+                     "    print(getattr(model.layers[1], attr))"),
+    ("dynamic_code", "for a in ['name']:\n    hasattr(model.get_layer(layer.name), a)"),
+    ("dynamic_code", "import pickle\npickle.dump(history.history, f)"),
+    ("dynamic_code", "import inspect\ninspect.signature(identity_block)"),
+    ("uses_keras_applications", "print('Built by hand, not with "
+                                "keras.applications.ResNet50')"),
+    ("uses_keras_applications", "plt.title(f'My ResNet50 vs keras.applications: {1}')"),
     ("dynamic_code", 'model.save_weights("mine.weights.h5")\nmodel.load_weights("mine.weights.h5")'),
     ("dynamic_code", 'config = layer.get_config()\nsettings = config.get("filters")'),
     ("exits_early", "early_stopping = keras.callbacks.EarlyStopping()\n"
@@ -516,3 +547,15 @@ def test_the_demo_class_is_scanned_without_a_flag(tmp_path):
         assert scan_against(nbformat.read(path, as_version=4), [release, source]) == []
         scanned += 1
     assert scanned == len(demo_class.MISTAKES) + 1  # ada, and one per mistake
+
+
+def test_copies_of_the_test_cells_placed_first_do_not_put_a_cheat_after_them():
+    """Do markdown (or code) copies of every test cell at the top leave a cheat
+    before the real test cells costing the exercises after it?"""
+    notebook = make_notebook(["keras.applications.ResNet50()"], at=FIRST_SOLUTION)
+    copies = [cell for cell in notebook.cells
+              if cell.metadata.get("nbgrader", {}).get("grade")]
+    notebook.cells[0:0] = [new_markdown_cell(cell.source) for cell in copies] + [
+        new_code_cell(cell.source) for cell in copies]
+    flags = scan(notebook)
+    assert [flag.exercises for flag in flags] == [EXERCISES]

@@ -91,18 +91,33 @@ def test_a_row_whose_files_cannot_be_copied_fails_alone(class_dir, tmp_path, gra
     assert len(rows(out)) == 3
 
 
+def record(student_id, digest="a", settings="s", **fields):
+    return {**journal.record_of(GradeResult(student_id, "graded", "", dict(FULL),
+                                            digest=digest, settings=settings), "/"),
+            **fields}
+
+
 def test_a_line_cut_short_by_a_kill_is_skipped_and_the_next_starts_clean(tmp_path):
     out = tmp_path
     log = journal.Journal(out)
-    log.add({"student_id": "ann", "digest": "a", "settings": "s"})
+    log.add(record("ann"))
     with open(out / journal.JOURNAL_FILE, "ab") as f:
         f.write(b'{"student_id": "ben", "dig')  # the kill came mid-line
     log = journal.Journal(out)
     assert set(log.records) == {"ann"}
-    log.add({"student_id": "ben", "digest": "b", "settings": "s"})
+    log.add(record("ben", digest="b"))
     assert set(journal.Journal(out).records) == {"ann", "ben"}
     assert journal.Journal(out).finished("ben", "b", "s")
     assert not journal.Journal(out).finished("ben", "b", "other settings")
+
+
+def test_a_damaged_record_is_regraded_not_a_crash(tmp_path):
+    log = journal.Journal(tmp_path)
+    log.add(record("ann", scores={"identity_block": "3"}))
+    log.add(record("ben", status=None))
+    log.add(record(7))
+    log.add(record("cy"))
+    assert set(journal.Journal(tmp_path).records) == {"cy"}
 
 
 def test_a_linked_journal_is_refused(tmp_path):
