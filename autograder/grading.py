@@ -206,7 +206,7 @@ def _grade(submission, template_root, work_dir, limits):
     with phases("scan"):
         release = nbformat.read(course_root / "release" / course.ASSIGNMENT / course.NOTEBOOK,
                                 as_version=4)
-        flags = integrity.scan(handed_in, (release, source))
+        flags = _scan(handed_in, (release, source))
     flags += [integrity.model_finding(exercise, verdict.fingerprint)
               for exercise, verdict in verdicts.items() if verdict.fingerprint]
     max_scores = course.max_scores(course_root)
@@ -235,6 +235,15 @@ def _grade(submission, template_root, work_dir, limits):
     return GradeResult(student, "review" if held else "graded", reason, scores, diagnoses,
                        messages, flag_lines, phases=phases.seconds, feedback=page,
                        autograded=autograded, held=held)
+
+
+def _scan(handed_in, instructor_notebooks):
+    """integrity.scan, or, if it fails on this notebook, a hold on every exercise:
+    code the scan cannot read is for an instructor to read."""
+    try:
+        return integrity.scan(handed_in, instructor_notebooks)
+    except Exception as error:  # noqa: BLE001 - any failure is the same for the grade
+        return [integrity.unreadable_notebook(f"{type(error).__name__}: {error}"[:200])]
 
 
 @contextlib.contextmanager

@@ -96,15 +96,16 @@ GRADER_FILE_SUFFIXES = (".ipynb", ".db", ".py")
 # uses_keras_applications: also a module named in a string (import_module),
 # and Keras' own residual-block functions, however they are reached.
 # A string that is a module path or a name (not one that mentions them in a sentence).
-APPLICATIONS_TEXT = re.compile(r"\s*((keras|tensorflow|tf_keras)(\.[\w.]*)?)?\.?applications"
-                               r"(\.[\w.]*)?\s*|\s*(residual_block|stack_residual_blocks)"
-                               r"_v[12]\s*")
+APPLICATIONS_TEXT = re.compile(r"\s*(((keras|tensorflow|tf_keras)(\.[\w.]*)?)?\.applications"
+                               r"(\.[\w.]*)?|applications\.[\w.]+|(residual_block|"
+                               r"stack_residual_blocks)_v[12])\s*")
 KERAS_BLOCK_FUNCTION = re.compile(r"^(residual_block|stack_residual_blocks)_v[12]$")
 # dynamic_code: what runs or reaches code the scan cannot read.
 EVALUATORS_HELD = {"exec", "eval", "compile"}
 LOOKUPS = {"getattr", "setattr", "delattr", "hasattr"}
 FIRST_CLASS = LOOKUPS | EVALUATORS_HELD | {"__import__", "import_module", "vars",
-                                           "globals", "attrgetter", "methodcaller"}
+                                           "globals", "attrgetter", "methodcaller",
+                                           "get_ipython"}
 DYNAMIC_MODULES = {"runpy", "imp", "pkgutil", "ctypes", "code", "codeop", "zipimport",
                    "gc"}
 DYNAMIC_PREFIXES = ("importlib.util", "importlib.machinery", "importlib.__import__",
@@ -121,13 +122,28 @@ SHELL_MAGICS = {"bash", "sh", "script", "python", "python3", "perl", "ruby", "sy
                 "pypy", "pypy3"}
 # A shell command that runs code rather than a program with fixed behaviour.
 SHELL_PYTHON = re.compile(r"\b(python[0-9.]*|ipython|jupyter|pypy[0-9]*|perl|ruby|node|"
-                          r"sh|bash|dash|zsh|env|exec|eval|source)\b|(^|[\s;&|(])\.{0,2}/|`|"
-                          r"\$\(")
+                          r"sh|bash|dash|zsh|env|exec|eval|source)\b|(^|[;&|(])\s*\.{0,2}/|`|"
+                          r"\$\(|(>|\btee\b|\bcp\b|\bmv\b|\bln\b|\bcurl\b|\bwget\b).*\.py\b")
 MODEL_LOADERS = {"load_model", "model_from_json", "model_from_config",
                  "deserialize_keras_object", "from_config", "load_module", "deserialize",
                  "TFSMLayer", "get_registered_object"}
 TABLE_METHODS = {"get", "values", "items", "keys", "copy", "pop", "setdefault",
                  "__getitem__"}
+# Line magics IPython runs without the % in a one-line cell; those that run
+# or alias code the scan cannot read are held.
+AUTOMAGICS = {"run", "load_ext", "reload_ext", "sx", "system", "alias", "alias_magic",
+              "autocall", "automagic", "macro", "rerun", "recall", "edit", "load",
+              "loadpy", "store", "config", "time", "timeit", "prun", "capture"}
+HELD_MAGICS = AUTOMAGICS - {"time", "timeit", "prun", "capture", "system", "sx", "config",
+                            "load_ext", "reload_ext"}
+SAFE_EXTENSIONS = {"autoreload", "tensorboard", "line_profiler", "memory_profiler",
+                   "watermark"}
+CODE_RUNNERS = {"cProfile.run", "cProfile.runctx", "profile.run", "profile.runctx",
+                "timeit.timeit", "timeit.repeat", "timeit.Timer", "pdb.run", "pdb.runeval",
+                "pdb.runcall", "trace.Trace", "doctest.run_docstring_examples",
+                "doctest.testmod", "doctest.testfile"}
+FILE_MOVERS = {"os.rename", "os.replace", "os.link", "os.symlink", "shutil.copy",
+               "shutil.copyfile", "shutil.copy2", "shutil.move", "pathlib.Path.rename"}
 RUNNERS = {"run_cell", "run_cell_async", "ex", "ev", "run_code", "run_source",
            "safe_execfile", "safe_execfile_ipy", "safe_run_module", "run_ast_nodes",
            "transform_cell", "push"}
@@ -138,7 +154,8 @@ DYNAMIC_ATTRIBUTES = {"__globals__", "__subclasses__", "__code__", "__closure__"
                       "__builtins__", "__getattribute__", "__getattr__", "__import__",
                       "__loader__",
                       "__spec__", "f_globals", "f_locals", "f_back", "f_builtins",
-                      "gi_frame", "cr_frame", "tb_frame", "__reduce__", "__reduce_ex__"}
+                      "gi_frame", "cr_frame", "tb_frame", "__reduce__", "__reduce_ex__",
+                      "__self__"}
 # fakes_verdict
 DISPLAY_CALLS = {"print", "display", "Markdown", "HTML", "display_markdown",
                  "display_html", "system"}  # system: `!echo ...` and os.system
@@ -197,16 +214,13 @@ def scan(notebook, instructor_notebooks=()):
     sources = [_source(cell) for cell in notebook.cells]  # stripped, to compare
     # A test cell is the last code cell with its source (copies placed early
     # must not make a cheat come "after" it); a deleted one counts as last.
-    test_cells = {exercise: max((index for index, source in enumerate(sources)
-                                 if source in versions
-                                 and notebook.cells[index].get("cell_type") == "code"),
-                                default=len(sources))
+    test_cells = {exercise: _test_position(notebook.cells, sources, exercise, versions)
                   for exercise, versions in tests.items()}
     aliases = dict(DEFAULT_MODULES)  # shared by all cells: imports carry over
     containers = set()
     flags = {}
     for index, cell in enumerate(notebook.cells):
-        if cell.get("cell_type") != "code":
+        if not _is_code(cell):
             continue
         source = _source(cell, stripped=False)
         findings = _Reader(aliases, containers).read(source)  # instructor imports count
@@ -225,6 +239,33 @@ def scan(notebook, instructor_notebooks=()):
     return [flags[key] for key in sorted(flags)]
 
 
+def _test_position(cells, sources, exercise, versions):
+    """Where an exercise's test runs, as late as anything could place it.
+
+    nbgrader runs the test where a cell carries its grade_id (its source is
+    put back), and the grader puts a deleted one back after the cells before
+    it; a copy of its source runs where it is. A finding counts against
+    every test that may run after it, so the latest of these wins, and a
+    test with no cell carrying its grade_id counts as last.
+    """
+    carriers = [index for index, cell in enumerate(cells) if _grade_id_of(cell) == exercise]
+    if not carriers:
+        return len(cells)
+    copies = [index for index, source in enumerate(sources)
+              if source in versions and _is_code(cells[index])]
+    return max(carriers + copies)
+
+
+def _grade_id_of(cell):
+    metadata = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    nbgrader = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
+    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+
+
+def _is_code(cell):
+    return isinstance(cell, dict) and cell.get("cell_type") == "code"
+
+
 def instructor_sources(notebooks):
     """(the sources of the locked and test cells, exercise -> its test cell's
     sources). These are the grader's own files, so their metadata counts."""
@@ -241,8 +282,8 @@ def instructor_sources(notebooks):
 
 
 def _source(cell, stripped=True):
-    source = cell.get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    source = "".join(map(str, source)) if isinstance(source, list) else str(source)
     return source.strip() if stripped else source
 
 
@@ -271,10 +312,19 @@ def model_finding(exercise, why):
                 zeroes, True)
 
 
+def unreadable_notebook(why):
+    """A Flag for a notebook the scan itself could not read: every exercise held."""
+    zeroes, reason = RULES["dynamic_code"]
+    return Flag("dynamic_code", -1, 0, "", f"The scan could not read the notebook ({why}): "
+                f"{reason}.", EXERCISES, zeroes, True)
+
+
 def format_flag(flag):
     """One line for a report: where (cells counted from 1), what and why, then the code."""
-    if flag.cell_index < 0:
+    if flag.cell_index < 0 and flag.rule == "library_fingerprint":
         return f"{', '.join(flag.exercises)}'s saved model: {flag.message}"
+    if flag.cell_index < 0:
+        return flag.message
     return f"cell {flag.cell_index + 1}, line {flag.line}: {flag.message} ({flag.code})"
 
 
@@ -292,20 +342,23 @@ class _Reader(ast.NodeVisitor):
         """Reads a cell's source; a cell that does not parse is read line by line."""
         outer_offset, self.offset = self.offset, offset
         try:
-            self.visit(_parse(source))
+            self.visit(_parse(_automagic(source)))
         except UNREADABLE:
             for number, line in enumerate(source.splitlines(), start=offset + 1):
                 self.offset = number - 1
                 text = line.strip()
                 try:  # a block's header parses once it has a body
                     self.visit(_parse(text + " pass" if text.endswith(":") else text))
+                except RecursionError:  # it runs, but is nested past reading: hold it
+                    self.flag("dynamic_code", None, "Nests code too deeply to read")
                 except UNREADABLE:
                     continue
         self.offset = outer_offset
         return self.findings
 
     def flag(self, rule, node, what):
-        self.findings.append((rule, getattr(node, "lineno", 0) + self.offset, what))
+        line = getattr(node, "lineno", 0) + self.offset if node is not None else self.offset + 1
+        self.findings.append((rule, line, what))
 
     def qualified(self, node):
         """The dotted module path `node` stands for, or None if not a module's."""
@@ -313,8 +366,9 @@ class _Reader(ast.NodeVisitor):
             return self.scope.get(node.id)
         if isinstance(node, ast.Attribute):
             base = self.qualified(node.value)
-            return f"{base}.{node.attr}" if base else None
-        if isinstance(node, ast.Call) and _callee(node) == "get_ipython":
+            return _canonical(f"{base}.{node.attr}") if base else None
+        if isinstance(node, ast.Call) and (
+                _callee(node) == "get_ipython" or self.name_of_call(node) == "get_ipython"):
             return "get_ipython()"
         if isinstance(node, ast.Call) and self.name_of_call(node) in IMPORTERS and node.args:
             name = _text(node.args[0])  # __import__("numpy") is numpy
@@ -353,18 +407,25 @@ class _Reader(ast.NodeVisitor):
         for alias in node.names:
             self.check_import(alias.name, node)
             bound = alias.asname or alias.name.split(".")[0]
-            self.scope[bound] = alias.name if alias.asname else bound
+            self.bind_module(bound, alias.name if alias.asname else bound)
+
+    def bind_module(self, name, module):
+        """A module bound in a function may be `global`: it counts outside too."""
+        self.scope[name] = _canonical(module)
+        if self.scope.maps[-1].get(name) is None:
+            self.scope.maps[-1][name] = _canonical(module)
 
     def visit_ImportFrom(self, node):
         module = "." * node.level + (node.module or "")
         self.check_import(module, node)
         for alias in node.names:
-            if alias.name == "*" and module.split(".")[0] in {"keras", "tensorflow"}:
+            if alias.name == "*" and module.split(".")[0] in {"keras", "tensorflow",
+                                                              "tf_keras"}:
                 self.scope["applications"] = f"{module}.applications"  # star brings it
             if alias.name != "*":
                 full = f"{module}.{alias.name}".lstrip(".")
                 self.check_import(full, node)
-                self.scope[alias.asname or alias.name] = full
+                self.bind_module(alias.asname or alias.name, full)
 
     def check_import(self, module, node):
         parts = module.strip(".").split(".")
@@ -513,9 +574,16 @@ class _Reader(ast.NodeVisitor):
 
     def visit_Subscript(self, node):
         table = self.qualified(node.value) or self.vars_of(node.value)
-        if table and _text(node.slice) is None and (
-                table == "sys.modules" or table.endswith(".__dict__")):
+        computed = _text(node.slice) is None and not isinstance(node.slice, ast.Constant)
+        if table and computed and (table == "sys.modules" or table.endswith(".__dict__")):
             self.flag("dynamic_code", node, f"Reads {table} by a computed key")
+        elif computed and (isinstance(node.value, ast.Name)
+                           and node.value.id in self.containers):
+            self.flag("dynamic_code", node, "Reads a table of modules by a computed key")
+        elif _text(node.slice) is None and isinstance(node.value, ast.Call) and (
+                _callee(node.value) in {"globals", "locals", "vars"}
+                and not node.value.args):
+            self.flag("dynamic_code", node, "Reads the notebook's names by a computed key")
         self.check_reached(node)
         self.generic_visit(node)
 
@@ -563,14 +631,21 @@ class _Reader(ast.NodeVisitor):
     def check_dynamic_call(self, node, qualified, callee):
         """Flags calls that run, import or look up what only exists at run time."""
         callee = self.name_of_call(node)
-        direct = isinstance(node.func, ast.Name) or qualified in {
-            f"builtins.{callee}", f"importlib.{callee}"}
+        direct = (isinstance(node.func, ast.Name) and node.func.id not in self.scope) or (
+            qualified in {f"builtins.{callee}", f"importlib.{callee}"})
         if any(self.is_module_table(argument) for argument in node.args):
             # dict(sys.modules), operator.getitem(vars(keras), name)...
             self.flag("dynamic_code", node, "Hands a module table to a function")
             return
         if qualified and qualified.startswith("get_ipython().") and callee in RUNNERS:
             self.flag("dynamic_code", node, f"Runs code given as data with {callee}")
+            return
+        if qualified in CODE_RUNNERS:
+            self.flag("dynamic_code", node, f"Runs code given as data with {qualified}")
+            return
+        if qualified in FILE_MOVERS and any(
+                _text(a) is None or ".py" in _text(a) for a in node.args[1:2]):
+            self.flag("dynamic_code", node, "Moves a file to a name it may import")
             return
         if any(k.arg == "allow_pickle" and not (isinstance(k.value, ast.Constant)
                                                  and not k.value.value)
@@ -609,8 +684,11 @@ class _Reader(ast.NodeVisitor):
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
             return any(self.qualified(e) or self.holds_a_module(e) for e in node.elts)
         if isinstance(node, ast.Dict):
-            return any(v is not None and (self.qualified(v) or self.holds_a_module(v))
-                       for v in node.values)
+            return any(v is not None and (self.qualified(v) or self.holds_a_module(v)
+                                          or self.is_module_table(v)) for v in node.values)
+        if isinstance(node, ast.BinOp):  # keras.__dict__ | {}
+            return any(self.is_module_table(side) or self.holds_a_module(side)
+                       for side in (node.left, node.right))
         if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
             return True  # what it yields is not followed: assume the worst
         return False
@@ -629,8 +707,8 @@ class _Reader(ast.NodeVisitor):
             return node.id in self.containers
         if isinstance(node, ast.Attribute | ast.Subscript):
             return self.may_hold_a_module(node.value)
-        if isinstance(node, ast.Call):
-            return self.may_hold_a_module(node.func)  # model.get_layer(...) is data
+        if isinstance(node, ast.Call):  # get() may return a module; model.get_layer(x) data
+            return isinstance(node.func, ast.Name) or self.may_hold_a_module(node.func)
         return True
 
     def check_setattr(self, node):
@@ -654,12 +732,19 @@ class _Reader(ast.NodeVisitor):
         kind = {"get_ipython().run_line_magic": 0,
                 "get_ipython().run_cell_magic": 1}.get(qualified)
         arguments = [_text(argument) for argument in node.args]
-        if kind is None or len(arguments) != 2 + kind or None in arguments:
+        if kind is not None and (len(arguments) != 2 + kind or None in arguments):
+            self.flag("dynamic_code", node, "Runs a magic named or given at run time")
+            return False
+        if kind is None:
             return False
         name, code = arguments[0], arguments[-1]
+        if name in HELD_MAGICS or (name == "config" and re.search(
+                r"InteractiveShell|autocall|automagic|transformer|Completer", code)) or (
+                name in {"load_ext", "reload_ext"} and code.strip() not in SAFE_EXTENSIONS):
+            self.flag("dynamic_code", node, f"Runs code the scan cannot read with %{name}")
         if name in {"writefile", "file"} and ".py" in arguments[1]:
             self.flag("dynamic_code", node, "Writes a Python file, which it may import")
-        if (kind == 1 and name in SHELL_MAGICS) or name in {"run", "load_ext"} or (
+        elif (kind == 1 and name in SHELL_MAGICS) or (
                 name in {"system", "sx"} and SHELL_PYTHON.search(code)):
             self.flag("dynamic_code", node, f"Runs code the scan cannot read with %{name}")
         if name in DISPLAY_MAGICS and VERDICT.search(code):
@@ -674,6 +759,15 @@ class _Reader(ast.NodeVisitor):
             code = MAGIC_OPTIONS.sub("", code)
         self.read(code, offset=line - 1 + kind)
         return True
+
+
+def _automagic(source):
+    """A one-line cell that starts with a magic's name runs as that magic
+    (IPython's automagic: `run helper.py` is `%run helper.py`)."""
+    stripped = source.strip()
+    if "\n" not in stripped and stripped.split(" ", 1)[0] in AUTOMAGICS:
+        return "%" + stripped
+    return source
 
 
 def _parse(source):
@@ -717,6 +811,15 @@ def _write_rule(qualified, attribute):
     return "patches_library"
 
 
+def _canonical(qualified):
+    """os.sys.modules is sys.modules, importlib.sys too: a module's own name."""
+    parts = qualified.split(".")
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index] in {"sys", "builtins", "importlib"}:
+            return ".".join(parts[index:])
+    return qualified
+
+
 def _is_applications(qualified):
     parts = qualified.split(".")
     return parts[0] in {"keras", "tensorflow", "tf_keras"} and "applications" in parts
@@ -750,17 +853,20 @@ def _inner(node):
 
 
 def _writes_python(call, callee):
-    """open("x.py", "w"), Path("x.py").write_text(...) and the like."""
-    if callee in {"write_text", "write_bytes"}:
-        target = call.func.value
-        path = _text(target.args[0]) if isinstance(target, ast.Call) and target.args else None
+    """open("x.py", "w"), Path("x.py").write_text(...), open("x" + ".py", "w")..."""
+    target = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if callee in {"write_text", "write_bytes"} or (callee == "open" and target is not None):
+        path = target.args[0] if isinstance(target, ast.Call) and target.args else None
+        modes = call.args[:1] if callee == "open" else [ast.Constant("w")]
     else:
-        path = _text(call.args[0]) if call.args else None
-        modes = [_text(a) for a in call.args[1:2]] + [
-            _text(k.value) for k in call.keywords if k.arg == "mode"]
-        if not any(mode and set(mode) & set("wax") for mode in modes):
-            return False
-    return bool(path) and path.endswith((".py", ".pth", ".pyc"))
+        path = call.args[0] if call.args else None
+        modes = call.args[1:2]
+    modes = [_text(m) for m in modes] + [_text(k.value) for k in call.keywords
+                                        if k.arg == "mode"]
+    if not any(mode and set(mode) & set("wax") for mode in modes):
+        return False
+    return path is not None and any(
+        (_text(part) or "").endswith((".py", ".pth", ".pyc")) for part in ast.walk(path))
 
 
 def _text(node):

@@ -106,10 +106,10 @@ def find_submissions(path, extract_to, caps=Caps()):
     path, extract_to = Path(path), Path(extract_to)
     if not path.exists():
         raise SubmissionsError(f"{path}: no such file or folder")
-    refused = []
+    refused, folder = [], path
     if path.is_file():
-        path, refused = _unzip(path, extract_to / "unzipped", caps)
-    root = _layout_root(path)
+        folder, refused = _unzip(path, extract_to / "unzipped", caps)
+    root = _layout_root(folder)
     if _is_real_folder(root / "submitted"):
         found = _from_nbgrader_layout(root / "submitted")
     else:
@@ -184,7 +184,14 @@ def _unzip(zip_path, target, caps):
         raise SubmissionsError(f"{zip_path}: not a folder and not a zip file")
     target.mkdir(parents=True, exist_ok=True)
     refused = []
-    with zipfile.ZipFile(zip_path) as archive:
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, OSError, EOFError,
+            NotImplementedError) as error:
+        raise SubmissionsError(f"{zip_path}: not a readable zip file "
+                               f"({type(error).__name__}: {printable(str(error))[:200]})"
+                               ) from None
+    with archive:
         members = archive.infolist()
         if len(members) > caps.archive_members:
             raise SubmissionsError(
@@ -389,11 +396,16 @@ def _distinct_ids(names):
         if candidates.count(candidate) == 1:
             ids.append((candidate, ""))
             continue
-        digest = hashlib.sha256(file.encode()).hexdigest()
-        length = 8
-        while f"{candidate}-{digest[:length]}" in taken:
-            length += 4
+        digest = hashlib.sha256(file.encode("utf-8", "surrogateescape")).hexdigest()
+        length, copy = 8, 1
         student_id = f"{candidate}-{digest[:length]}"
+        while student_id in taken:  # a longer hash; the same name twice: numbered
+            if length < len(digest):
+                length += 4
+                student_id = f"{candidate}-{digest[:length]}"
+            else:
+                copy += 1
+                student_id = f"{candidate}-{digest[:12]}-{copy}"
         taken.add(student_id)
         ids.append((student_id, f"{candidates.count(candidate)} hand-ins share the id "
                     f"{candidate!r}; this one, {file!r}, is {student_id}"))

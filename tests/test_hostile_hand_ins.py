@@ -201,3 +201,16 @@ def test_no_hand_in_is_dropped_without_a_row(tmp_path):
     assert set(found) == {"eve", "loose", "beside"}
     assert "not in a student's folder" in found["loose"].problem
     assert "outside submitted/" in found["beside"].problem
+
+
+def test_many_members_of_one_name_get_distinct_ids_without_hanging(tmp_path):
+    archive = _zip(tmp_path / "same.zip", [("alice.ipynb", str(n)) for n in range(20)])
+    found = find_submissions(archive, tmp_path / "scratch")
+    assert len(found) == 20 and len({s.student_id for s in found}) == 20
+
+
+def test_an_unreadable_zip_is_refused_clearly(tmp_path):
+    archive = tmp_path / "broken.zip"
+    archive.write_bytes(b"junk" * 10 + b"PK\x05\x06" + b"\0" * 16 + b"\xff\xff\0\0")
+    with pytest.raises(SubmissionsError, match="broken.zip"):
+        find_submissions(archive, tmp_path / "scratch")

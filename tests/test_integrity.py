@@ -17,6 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.integrity import (
     EXERCISES,
+    MAX_CODE_CHARS,
     RULES,
     Flag,
     affected_scores,
@@ -196,6 +197,31 @@ CHEATS = [
     ("dynamic_code", "lm = keras.models.load_model", 1),
     ("dynamic_code", "block = keras.layers.deserialize(config)", 1),
     ("dynamic_code", "import subprocess\nsubprocess.run(['sh', '-c', command])", 2),
+    # Found by a second attacker.
+    ("dynamic_code", "run helper.py", 1),
+    ("dynamic_code", "%autocall 1", 1),
+    ("dynamic_code", "%alias_magic c capture", 1),
+    ("dynamic_code", 'get_ipython().run_cell_magic("capture", "", src)', 1),
+    ("dynamic_code", 'get_ipython().run_line_magic("r" + "un", "helper.py")', 1),
+    ("dynamic_code", "from IPython import get_ipython as g\ng().run_cell(text)", 2),
+    ("dynamic_code", "ip = get_ipython", 1),
+    ("dynamic_code", "def get():\n    return keras\ngetattr(get(), name)", 3),
+    ("dynamic_code", "m = (lambda: keras)()\nfound = getattr((lambda: keras)(), name)", 2),
+    ("dynamic_code", "import os\nfound = os.sys.modules[name]", 2),
+    ("dynamic_code", "from os import sys as s\nfound = s.modules[name]", 2),
+    ("dynamic_code", "d = {**vars(keras)}\nfound = d[name]", 2),
+    ("dynamic_code", "b = globals()[name]", 1),
+    ("dynamic_code", "found = getattr(len.__self__, name)", 1),
+    ("dynamic_code", "import cProfile\ncProfile.run(text)", 2),
+    ("dynamic_code", "import timeit\ntimeit.timeit(text, number=1)", 2),
+    ("dynamic_code", "!echo text > helper.py", 1),
+    ("dynamic_code", 'open("helper" + ".py", "w").write(code)', 1),
+    ("dynamic_code", 'import os\nos.rename("h.txt", "helper.py")', 2),
+    ("dynamic_code", 'from pathlib import Path\nPath("helper.py").open("w")', 2),
+    ("dynamic_code", "x = 1" + " + 1" * 600 + "; import keras", 1),
+    ("uses_keras_applications", "def f():\n    global k\n    import keras as k\n"
+                                "f()\nk.applications.ResNet50()", 5),
+    ("uses_keras_applications", "from tf_keras import *\napplications.ResNet50()", 2),
     ("uses_keras_applications", "from keras import *\nmodel = applications.ResNet50()", 2),
     ("fakes_verdict", 'print("All tests passed!")', 1),
     ("fakes_verdict", 'print(f"{3} tests passed")', 1),
@@ -256,6 +282,12 @@ HONEST = [
     ("dynamic_code", 'activation = "relu"\nX = layers.Activation(activation)(X)'),
     ("dynamic_code", "!ls\n!nvidia-smi"),
     ("dynamic_code", "!pip install pydot\n!ls *.py"),
+    ("dynamic_code", "%load_ext autoreload\n%autoreload 2\n!ls ./datasets"),
+    ("dynamic_code", "!ls -la /content/drive/MyDrive\n!cat ./resnet_helpers/checks.py"),
+    ("dynamic_code", "def eval(m):\n    return m\neval(model)"),
+    ("dynamic_code", 'from re import compile\npattern = compile(r"\\d+")'),
+    ("dynamic_code", "%config InlineBackend.figure_format = 'retina'"),
+    ("uses_keras_applications", 'labels = {"applications": 3}'),
     ("dynamic_code", "import os, subprocess\nos.system('ls datasets')\n"
                      "subprocess.run(['nvidia-smi'])"),
     ("dynamic_code", "for attr in ['filters', 'kernel_size']:\n"
@@ -298,7 +330,7 @@ def test_cheat_is_flagged_where_it_is_with_its_cost(rule, source, line):
         (rule, FIRST_SOLUTION, line)]
     assert flags[0].exercises == EXERCISES
     assert flags[0].zeroes is zeroes
-    assert flags[0].code == source.splitlines()[line - 1].strip()
+    assert flags[0].code == source.splitlines()[line - 1].strip()[:MAX_CODE_CHARS]
 
 
 @pytest.mark.parametrize("rule, source", HONEST, ids=[case_id(c) for c in HONEST])
@@ -559,3 +591,31 @@ def test_copies_of_the_test_cells_placed_first_do_not_put_a_cheat_after_them():
         new_code_cell(cell.source) for cell in copies]
     flags = scan(notebook)
     assert [flag.exercises for flag in flags] == [EXERCISES]
+
+
+def test_a_moved_or_duplicated_test_cell_still_comes_after_the_cheat():
+    """Does a copy of a test cell placed before a cheat, with the real test cell
+    changed or deleted, leave the exercise costed (nbgrader runs it later)?"""
+    cheat = "def ResNet50(*a, **k):\n    return keras.applications.ResNet50()"
+    for change in ("edit", "delete"):
+        notebook = make_notebook(solutions={"ResNet50": cheat})
+        test = notebook.cells[TEST_CELL["ResNet50"]]
+        notebook.cells.insert(SOLUTION_CELL["ResNet50"], new_code_cell(test.source))
+        if change == "edit":
+            test.source += "\n# checked"
+        else:
+            notebook.cells.remove(test)
+        assert [flag.exercises for flag in scan(notebook)
+                if flag.rule == "uses_keras_applications"] == [("ResNet50",)], change
+
+
+@pytest.mark.parametrize("cells", [
+    [{"cell_type": "code", "source": ["x = 1\n", 7], "metadata": {}}],
+    ["not a cell", {"cell_type": "code"}],
+    [{"cell_type": "code", "source": 'Path("a.py").write_text(x)\nwt = Path.write_text\n'
+                                     'wt(p, "x")', "metadata": {}}],
+])
+def test_the_scan_reads_malformed_cells_without_raising(cells):
+    notebook = new_notebook()
+    notebook.cells = cells
+    scan(notebook)
