@@ -23,12 +23,15 @@ Nothing here imports TensorFlow or Keras, or the student's code.
 """
 
 import ast
+import copy
 import dataclasses
 import re
 import warnings
 from collections import ChainMap
 
 from IPython.core.inputtransformer2 import TransformerManager
+
+from autograder import repair
 
 EXERCISES = ("identity_block", "convolutional_block", "ResNet50")
 SOLUTION_SUFFIX = "_solution"  # an exercise's solution cell is "<exercise>_solution"
@@ -210,7 +213,10 @@ def scan(notebook, instructor_notebooks=()):
     if getattr(notebook, "nbformat", None) != 4 or not hasattr(notebook, "cells"):
         raise ValueError(f"notebook must be an nbformat version 4 NotebookNode, "
                          f"received {type(notebook).__name__} {str(notebook)[:80]!r}")
-    instructor, tests = instructor_sources(instructor_notebooks)
+    instructor, tests, locked = instructor_sources(instructor_notebooks)
+    # What nbgrader will run: the hand-in repaired as grading repairs it, each
+    # cell remembering where it was handed in (flags name that place).
+    notebook = _as_graded(notebook, instructor_notebooks)
     sources = [_source(cell) for cell in notebook.cells]  # stripped, to compare
     # A test cell is the last code cell with its source (copies placed early
     # must not make a cheat come "after" it); a deleted one counts as last.
@@ -224,7 +230,9 @@ def scan(notebook, instructor_notebooks=()):
             continue
         source = _source(cell, stripped=False)
         findings = _Reader(aliases, containers).read(source)  # instructor imports count
-        if sources[index] in instructor:
+        # The instructor's code, or a cell nbgrader overwrites with it (it carries
+        # a locked cell's grade_id after the repair): never run as written.
+        if sources[index] in instructor or _grade_id_of(cell) in locked:
             continue
         lines = source.splitlines()
         exercises = tuple(exercise for exercise in EXERCISES
@@ -233,8 +241,9 @@ def scan(notebook, instructor_notebooks=()):
             code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
             zeroes, reason = RULES[rule]
             reach = EXERCISES if rule == "reads_grader" else exercises
-            flags.setdefault((index, line, rule), Flag(
-                rule, index, line, code[:MAX_CODE_CHARS], f"{what}: {reason}.",
+            place = cell.get("_handed_in_at", index)
+            flags.setdefault((place, line, rule), Flag(
+                rule, place, line, code[:MAX_CODE_CHARS], f"{what}: {reason}.",
                 reach, zeroes, rule in REVIEW_RULES))
     return [flags[key] for key in sorted(flags)]
 
@@ -249,7 +258,7 @@ def _test_position(cells, sources, exercise, versions):
     test with no cell carrying its grade_id counts as last.
     """
     carriers = [index for index, cell in enumerate(cells) if _grade_id_of(cell) == exercise]
-    if not carriers:
+    if not carriers:  # not even put back: nothing to place it by
         return len(cells)
     copies = [index for index, source in enumerate(sources)
               if source in versions and _is_code(cells[index])]
@@ -268,17 +277,45 @@ def _is_code(cell):
 
 def instructor_sources(notebooks):
     """(the sources of the locked and test cells, exercise -> its test cell's
-    sources). These are the grader's own files, so their metadata counts."""
-    instructor, tests = set(), {}
+    sources, the grade_ids of locked cells). These are the grader's own files,
+    so their metadata counts."""
+    instructor, tests, locked = set(), {}, set()
     for notebook in notebooks:
         for cell in notebook.cells:
             nbgrader = cell.metadata.get("nbgrader", {})
             is_test = bool(nbgrader.get("grade")) and not nbgrader.get("solution")
             if nbgrader.get("locked") or is_test:
                 instructor.add(_source(cell))
+            if nbgrader.get("locked") and nbgrader.get("grade_id"):
+                locked.add(nbgrader["grade_id"])
             if is_test and nbgrader.get("grade_id") in EXERCISES:
                 tests.setdefault(nbgrader["grade_id"], set()).add(_source(cell))
-    return instructor, tests
+    return instructor, tests, locked
+
+
+def _as_graded(notebook, instructor_notebooks):
+    """A copy of the hand-in as grading repairs it before nbgrader runs it
+    (repair.py): made-up metadata dropped, duplicates dropped, deleted test
+    cells put back. Without an instructor notebook, or if the repair fails on
+    a malformed cell, the hand-in as it is, with no cell's metadata kept."""
+    handed_in = copy.deepcopy(notebook)
+    for index, cell in enumerate(handed_in.cells):
+        if isinstance(cell, dict):
+            cell["_handed_in_at"] = index
+    if instructor_notebooks:
+        graded = copy.deepcopy(handed_in)
+        try:
+            source = instructor_notebooks[-1]
+            repair.drop_foreign_metadata(graded, source)
+            repair.drop_duplicates(graded)
+            repair.restore_test_cells(graded, source)
+            return graded
+        except Exception:  # noqa: BLE001 - a malformed cell: trust no metadata at all
+            pass
+    for cell in handed_in.cells:
+        if isinstance(cell, dict) and isinstance(cell.get("metadata"), dict):
+            cell["metadata"].pop("nbgrader", None)
+    return handed_in
 
 
 def _source(cell, stripped=True):

@@ -24,6 +24,7 @@ from autograder.integrity import (
     format_flag,
     held_scores,
 )
+from autograder import repair
 from autograder.integrity import scan as scan_against
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -373,13 +374,16 @@ def test_keras_applications_in_the_resnet_cell_affects_resnet_only():
 
 
 def test_extra_cell_affects_only_the_exercises_tested_after_it():
-    """Does a cheat after the last test cell cost nothing, and one with every test
-    cell deleted cost all three exercises?"""
+    """Does a cheat after the last test cell cost nothing, also when the test
+    cells were deleted (grading puts them back, before it), and one before the
+    put-back cells cost all three exercises?"""
     after_all = scan(make_notebook(["np.allclose = print"]))
     no_tests = scan(make_notebook(["np.allclose = print"], tests=False))
+    first = scan(make_notebook(["np.allclose = print"], at=0, tests=False))
     assert [flag.exercises for flag in after_all] == [()]
     assert affected_scores(after_all) == {}
-    assert [flag.exercises for flag in no_tests] == [EXERCISES]
+    assert [flag.exercises for flag in no_tests] == [()]
+    assert [flag.exercises for flag in first] == [EXERCISES]
 
 
 def test_instructor_cells_are_skipped_but_their_imports_count():
@@ -396,13 +400,20 @@ def test_instructor_cells_are_skipped_but_their_imports_count():
 
 
 def test_forged_metadata_does_not_hide_a_cell():
-    """Is a cell the student marked locked, or as a test cell, still scanned when
-    its source is not the release's?"""
-    for forged in (nbgrader("imports", locked=True),
-                   nbgrader("identity_block", grade=True, locked=True)):
+    """Is a cell the student marked locked, or gave a test cell's grade_id
+    without the grade flag, still scanned when its source is not the release's?
+    (Marked as a whole test cell, grading drops it: it never runs.)"""
+    for forged in (nbgrader("imports", locked=True), nbgrader("setup", grade=True),
+                   nbgrader("identity_block", locked=True)):
         notebook = make_notebook(["keras.applications.ResNet50()"], at=FIRST_SOLUTION)
         notebook.cells[FIRST_SOLUTION].metadata = forged
         assert [flag.rule for flag in scan(notebook)] == ["uses_keras_applications"]
+    notebook = make_notebook(["keras.applications.ResNet50()"], at=FIRST_SOLUTION)
+    notebook.cells[FIRST_SOLUTION].metadata = nbgrader("identity_block", grade=True,
+                                                       locked=True)
+    assert scan(notebook) == []
+    assert repair.drop_duplicates(notebook) == ["identity_block"]
+    assert all("applications" not in cell.source for cell in notebook.cells)
 
 
 def test_a_copied_test_cell_is_the_instructors_wherever_it_is():
