@@ -222,8 +222,10 @@ def _grade(submission, template_root, work_dir, limits):
         if exercise in scores and not verdict.passed:
             messages[exercise] = verdict.message.strip().splitlines()[0]
             diagnoses[exercise] = list(verdict.diagnoses)
-    for exercise in held:
-        messages[exercise] = "held for review (see the flags)"
+    for exercise in held:  # what the check found still shows, for the reviewer
+        found = messages.get(exercise)
+        messages[exercise] = "held for review (see the flags)" + (
+            f"; the grader's check found: {found}" if found else "")
     for exercise in integrity.affected_scores(flags):
         messages[exercise] = "0 points for a cheat attempt (see the flags)"
     flag_lines = flag_summary(in_kernel, verdicts, flags)
