@@ -20,7 +20,6 @@ NOTEBOOK = "Residual_Networks.ipynb"
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
 SOURCE_ASSIGNMENT = ROOT / "solutions" / ASSIGNMENT
 DATA_DIR = ROOT / "data"
-FEEDBACK_TEMPLATES = ROOT / "autograder" / "templates"
 # The files under DATA_DIR the notebook reads: the hand signs, and the saved
 # plain-against-residual run that section 9 plots.
 NOTEBOOK_DATA = ("train_signs.h5", "test_signs.h5", "experiments/degradation.json")
@@ -59,9 +58,13 @@ c.GenerateFeedback.preprocessors = [
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.template_name = "safe_feedback"  # nbgrader's "feedback", extended
 c.HTMLExporter.template_file = "safe_index.html.j2"
-import nbgrader.server_extensions.formgrader as _formgrader, os as _os
+# Found through the packages themselves, not a path written in: a kept
+# template course may outlive the checkout that made it.
+import autograder as _autograder, nbgrader.server_extensions.formgrader as _formgrader
+import os as _os
 c.HTMLExporter.extra_template_basedirs = [
-    {templates!r}, _os.path.join(_os.path.dirname(_formgrader.__file__), "templates")]
+    _os.path.join(_os.path.dirname(_autograder.__file__), "templates"),
+    _os.path.join(_os.path.dirname(_formgrader.__file__), "templates")]
 """
 
 
@@ -139,8 +142,7 @@ def make_course(course_root, source_assignment=SOURCE_ASSIGNMENT, cell_timeout=1
     course_root = Path(course_root).resolve()
     course_root.mkdir(parents=True, exist_ok=True)
     (course_root / "nbgrader_config.py").write_text(
-        COURSE_CONFIG.format(root=str(course_root), cell_timeout=cell_timeout,
-                             templates=str(FEEDBACK_TEMPLATES))
+        COURSE_CONFIG.format(root=str(course_root), cell_timeout=cell_timeout)
     )
     shutil.copytree(
         source_assignment, course_root / "source" / ASSIGNMENT,
